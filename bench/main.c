@@ -1,3 +1,294 @@
-/* main.c: placeholder until the CLI lands. */
+/* main.c: the `llmbench` command line. The only place that calls exit():
+ * status 0 = success, 1 = a measured case failed (validation mismatch,
+ * allocation failure), 2 = bad input (flag, value, file), with one line on
+ * stderr naming what was wrong and what is accepted.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void) { puts("llmbench"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build-info.h"
+#include "lb-run.h"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "usage: llmbench <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run       measure a suite on this machine and write a JSON report\n"
+    "  hw        describe this machine (--json for the report's hw section)\n"
+    "  suites    list the suites and their benchmarks\n"
+    "  version   print version and build\n"
+    "  help      this text\n"
+    "\n"
+    "run options:\n"
+    "  --suite NAME          suite to run (default: default; see `llmbench suites`)\n"
+    "  --threads LIST        thread counts, e.g. 1,2 or 1-16*2 (default: 1,2,4.. and all cores)\n"
+    "  --pin MODE            compact | spread | none (default: compact)\n"
+    "  --cpus LIST           explicit OS cpu list for workers, e.g. 0,2,4-7\n"
+    "  --numa NODE           run on NUMA node NODE and bind memory there\n"
+    "  --size LIST           bytes per buffer: 64M,1G or 1M-1G*4 (suffixes K M G T, binary)\n"
+    "  --cache MODE          hot | cold (default: hot)\n"
+    "  --isa LEVEL           cap code paths: scalar | avx2 | avx512 (default: best available)\n"
+    "  --budget SECONDS      time budget for the whole run\n"
+    "  --case-budget SECONDS time budget per case (default: the suite's)\n"
+    "  --min-samples N       samples before the stop rule may stop (default 10)\n"
+    "  --max-samples N       cap on samples per case (default 1000)\n"
+    "  --target-ci PCT       stop when the median's 95%% CI half-width is within PCT%% (default 1)\n"
+    "  --seed N              seed of the case order shuffle (default: from the clock)\n"
+    "  --remeasure-ceilings  measure ceilings again instead of reusing the cache\n"
+    "  -o, --output FILE     report path (default: llmbench-results/<suite>-<time>.json)\n"
+    "  -q, --quiet           no per-case progress lines\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "llmbench: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return EXIT_USAGE;
+}
+
+static int fail_status(const struct lb_error *err, enum lb_status st)
+{
+    fprintf(stderr, "llmbench: %s\n", err->msg[0] ? err->msg : lb_status_name(st));
+    return st == LB_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+}
+
+static int cmd_hw(int argc, char **argv)
+{
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else return usage_error("hw: unknown option '%s' (accepted: --json)", argv[i]);
+    }
+    struct lb_error err = {0};
+    struct lb_hw *hw;
+    enum lb_status st = lb_hw_discover(&hw, &err);
+    if (st) return fail_status(&err, st);
+    if (json) {
+        cJSON *j = lb_hw_to_json(hw);
+        char *s = cJSON_Print(j);
+        puts(s ? s : "{}");
+        free(s);
+        cJSON_Delete(j);
+    } else {
+        lb_hw_print(stdout, hw);
+    }
+    lb_hw_free(hw);
+    return 0;
+}
+
+static int cmd_suites(void)
+{
+    for (size_t i = 0; lb_suites[i]; i++) {
+        const struct lb_suite *s = lb_suites[i];
+        printf("%-10s %s\n", s->name, s->description);
+        for (size_t b = 0; b < s->n_benches; b++)
+            printf("    %-14s %s\n", s->benches[b]->name, s->benches[b]->description);
+    }
+    return 0;
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !(v >= lo && v <= hi)) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_ull(const char *s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-') return false;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (end == s || *end || errno) return false;
+    *out = v;
+    return true;
+}
+
+static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
+{
+    struct lb_run_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.suite = &lb_suite_default;
+    cfg.pin = LB_PIN_COMPACT;
+    cfg.numa_node = -1;
+    cfg.cache = LB_CACHE_HOT;
+    lb_measure_config_default(&cfg.measure);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cfg.seed = (unsigned long long)ts.tv_sec * 1000003ull ^ (unsigned long long)ts.tv_nsec;
+    cfg.argc = full_argc;
+    cfg.argv = full_argv;
+    bool isa_given = false;
+    struct lb_error err = {0};
+    enum lb_status st;
+
+    for (int i = 0; i < argc; i++) {
+        char *arg = argv[i], *val = NULL, name[64];
+        char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+        if (eq) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - arg), arg);
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", arg);
+        }
+        /* flags without a value */
+        if (!strcmp(name, "--remeasure-ceilings")) { cfg.remeasure_ceilings = true; continue; }
+        if (!strcmp(name, "-q") || !strcmp(name, "--quiet")) { cfg.quiet = true; continue; }
+        static const char *const with_value[] = {
+            "--suite", "--threads", "--pin", "--cpus", "--numa", "--size", "--cache", "--isa",
+            "--budget", "--case-budget", "--min-samples", "--max-samples", "--target-ci",
+            "--seed", "-o", "--output",
+        };
+        bool known = false;
+        for (size_t k = 0; k < LB_ARRAY_LEN(with_value); k++) known |= !strcmp(name, with_value[k]);
+        if (!known)
+            return usage_error("run: unknown option '%s'; see `llmbench help` for the accepted ones",
+                               arg);
+        if (!val) {
+            if (i + 1 >= argc) return usage_error("run: %s needs a value", name);
+            val = argv[++i];
+        }
+        if (!strcmp(name, "--suite")) {
+            cfg.suite = lb_suite_find(val);
+            if (!cfg.suite) {
+                char names[256] = "";
+                for (size_t k = 0; lb_suites[k]; k++) {
+                    strncat(names, k ? ", " : "", sizeof names - strlen(names) - 1);
+                    strncat(names, lb_suites[k]->name, sizeof names - strlen(names) - 1);
+                }
+                return usage_error("run: unknown suite '%s' (accepted: %s)", val, names);
+            }
+        } else if (!strcmp(name, "--threads")) {
+            if ((st = lb_sweep_parse(val, "--threads", false, true, 1, &cfg.axes.threads, &err)))
+                return fail_status(&err, st);
+            for (size_t k = 0; k < cfg.axes.threads.n; k++)
+                if (cfg.axes.threads.v[k] > 1024)
+                    return usage_error("run: --threads %s: at most 1024 threads", val);
+            cfg.threads_given = true;
+        } else if (!strcmp(name, "--size")) {
+            if ((st = lb_sweep_parse(val, "--size", true, true, 1024, &cfg.axes.size_bytes, &err)))
+                return fail_status(&err, st);
+            cfg.size_given = true;
+        } else if (!strcmp(name, "--pin")) {
+            if (!lb_pin_parse(val, &cfg.pin))
+                return usage_error("run: unknown --pin '%s' (accepted: compact, spread, none)", val);
+        } else if (!strcmp(name, "--cpus")) {
+            cfg.cpus = val;
+        } else if (!strcmp(name, "--numa")) {
+            double v;
+            if (!parse_double(val, 0, 4095, &v) || v != (int)v)
+                return usage_error("run: --numa '%s': expected a NUMA node number (see `llmbench hw`)",
+                                   val);
+            cfg.numa_node = (int)v;
+        } else if (!strcmp(name, "--cache")) {
+            if (!strcmp(val, "hot")) cfg.cache = LB_CACHE_HOT;
+            else if (!strcmp(val, "cold")) cfg.cache = LB_CACHE_COLD;
+            else return usage_error("run: unknown --cache '%s' (accepted: hot, cold)", val);
+        } else if (!strcmp(name, "--isa")) {
+            if (!lb_isa_parse(val, &cfg.isa))
+                return usage_error("run: unknown --isa '%s' (accepted: scalar, avx2, avx512)", val);
+            isa_given = true;
+        } else if (!strcmp(name, "--budget")) {
+            if (!parse_double(val, 0.01, 1e7, &cfg.budget_s))
+                return usage_error("run: --budget '%s': expected seconds, e.g. 30 or 0.5", val);
+        } else if (!strcmp(name, "--case-budget")) {
+            if (!parse_double(val, 0.001, 1e6, &cfg.case_budget_s))
+                return usage_error("run: --case-budget '%s': expected seconds, e.g. 2", val);
+        } else if (!strcmp(name, "--min-samples") || !strcmp(name, "--max-samples")) {
+            double v;
+            if (!parse_double(val, 1, 1e7, &v) || v != (double)(size_t)v)
+                return usage_error("run: %s '%s': expected a whole number >= 1", name, val);
+            if (!strcmp(name, "--min-samples")) cfg.measure.stop.min_samples = (size_t)v;
+            else cfg.measure.stop.max_samples = (size_t)v;
+        } else if (!strcmp(name, "--target-ci")) {
+            double v;
+            if (!parse_double(val, 0.001, 100, &v))
+                return usage_error("run: --target-ci '%s': expected a percentage in (0, 100]", val);
+            cfg.measure.stop.target_ci_rel = v / 100.0;
+        } else if (!strcmp(name, "--seed")) {
+            if (!parse_ull(val, &cfg.seed))
+                return usage_error("run: --seed '%s': expected a non-negative integer", val);
+        } else if (!strcmp(name, "-o") || !strcmp(name, "--output")) {
+            cfg.output_path = val;
+        }
+    }
+    if (cfg.measure.stop.min_samples > cfg.measure.stop.max_samples)
+        return usage_error("run: --min-samples is above --max-samples");
+
+    struct lb_hw *hw;
+    if ((st = lb_hw_discover(&hw, &err))) return fail_status(&err, st);
+    enum lb_isa best = lb_isa_best(&hw->features);
+    if (!isa_given) {
+        cfg.isa = best;
+    } else if (cfg.isa > best) {
+        lb_hw_free(hw);
+        return usage_error("run: --isa %s is not supported by this CPU (best: %s)",
+                           lb_isa_name(cfg.isa), lb_isa_name(best));
+    }
+
+    char default_path[256];
+    if (!cfg.output_path) {
+        char stamp[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        if (mkdir("llmbench-results", 0755) != 0 && errno != EEXIST) {
+            lb_hw_free(hw);
+            return usage_error("run: cannot create llmbench-results/: %s (use -o FILE)",
+                               strerror(errno));
+        }
+        snprintf(default_path, sizeof default_path, "llmbench-results/%s-%s.json",
+                 cfg.suite->name, stamp);
+        cfg.output_path = default_path;
+    }
+
+    st = lb_run(&cfg, hw, &err);
+    lb_hw_free(hw);
+    if (st) return fail_status(&err, st);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("llmbench %s (%s%s) %s %s, %s\n", LB_VERSION, LB_GIT_COMMIT,
+               LB_GIT_DIRTY ? "-dirty" : "", LB_BUILD_TYPE, LB_C_COMPILER, LB_C_FLAGS);
+        return 0;
+    }
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2, argc, argv);
+    if (!strcmp(cmd, "hw")) return cmd_hw(argc - 2, argv + 2);
+    if (!strcmp(cmd, "suites")) {
+        if (argc > 2) return usage_error("suites: unexpected argument '%s'", argv[2]);
+        return cmd_suites();
+    }
+    return usage_error("unknown command '%s' (accepted: run, hw, suites, version, help)", cmd);
+}

@@ -1,0 +1,315 @@
+/* run.c: plan, shuffle, measure, quote against ceilings, report.
+ *
+ * Cases are the cartesian product of a suite's benchmarks with the axes
+ * each benchmark reads (threads x size_bytes ...). They run in an order
+ * shuffled by --seed (Fisher-Yates on splitmix64) so that run order, and
+ * whatever drifts with it (thermal state, page cache, other tenants),
+ * cannot bias one case against another; the order is in the report.
+ * One pinned pool is kept per thread count and reused across cases.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../reports/lb-report.h"
+#include "lb-run.h"
+
+struct planned {
+    const struct lb_bench *bench;
+    struct lb_case params;
+};
+
+static bool uses_axis(const struct lb_bench *b, const char *axis)
+{
+    const char *a = b->axes ? b->axes : "threads";
+    size_t n = strlen(axis);
+    while (*a) {
+        size_t len = strcspn(a, ",");
+        if (len == n && strncmp(a, axis, n) == 0) return true;
+        a += len + (a[len] == ',');
+    }
+    return false;
+}
+
+static unsigned long long splitmix64(unsigned long long *s)
+{
+    unsigned long long z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static enum lb_status plan(const struct lb_run_config *cfg, struct planned **out,
+                           size_t *n_out, struct lb_error *err)
+{
+    const struct lb_suite *s = cfg->suite;
+    size_t cap = 0;
+    for (size_t b = 0; b < s->n_benches; b++) {
+        size_t k = cfg->axes.threads.n;
+        if (uses_axis(s->benches[b], "size_bytes")) k *= cfg->axes.size_bytes.n ? cfg->axes.size_bytes.n : 1;
+        cap += k;
+    }
+    struct planned *p = calloc(cap ? cap : 1, sizeof *p);
+    if (!p) return lb_error_set(err, LB_ENOMEM, "out of memory planning %zu cases", cap);
+    size_t n = 0;
+    for (size_t b = 0; b < s->n_benches; b++) {
+        const struct lb_bench *bench = s->benches[b];
+        bool sized = uses_axis(bench, "size_bytes") && cfg->axes.size_bytes.n > 0;
+        size_t n_sizes = sized ? cfg->axes.size_bytes.n : 1;
+        for (size_t t = 0; t < cfg->axes.threads.n; t++) {
+            for (size_t z = 0; z < n_sizes; z++) {
+                struct planned *c = &p[n++];
+                char v[64];
+                c->bench = bench;
+                snprintf(v, sizeof v, "%.0f", cfg->axes.threads.v[t]);
+                lb_case_set(&c->params, "threads", v);
+                if (sized) {
+                    snprintf(v, sizeof v, "%.0f", cfg->axes.size_bytes.v[z]);
+                    lb_case_set(&c->params, "size_bytes", v);
+                }
+            }
+        }
+    }
+    /* seeded Fisher-Yates */
+    unsigned long long st = cfg->seed;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(splitmix64(&st) % i);
+        struct planned tmp = p[i - 1];
+        p[i - 1] = p[j];
+        p[j] = tmp;
+    }
+    *out = p;
+    *n_out = n;
+    return LB_OK;
+}
+
+/* Ctrl-C during a run: drop the temp report, keep nothing half-written. */
+static struct lb_outfile *volatile g_outfile;
+static void on_signal(int sig)
+{
+    if (g_outfile) lb_outfile_abort((struct lb_outfile *)g_outfile);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void iso_now(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void print_progress(size_t i, size_t n, const struct lb_result *r)
+{
+    char params[96] = "";
+    size_t off = 0;
+    for (int k = 0; k < r->params.n_params && off < sizeof params; k++) {
+        const struct lb_param *p = &r->params.params[k];
+        char v[32];
+        if (!strcmp(p->name, "size_bytes")) lb_format_bytes(p->num, v, sizeof v);
+        else snprintf(v, sizeof v, "%s", p->text);
+        int w = snprintf(params + off, sizeof params - off, "%s%s=%s", off ? " " : "",
+                         !strcmp(p->name, "size_bytes") ? "size" : p->name, v);
+        if (w > 0) off += (size_t)w;
+    }
+    printf("[%3zu/%zu] %-13s %-22s ", i + 1, n, r->bench, params);
+    if (r->status == LB_RESULT_SKIPPED) {
+        printf("skipped: %s\n", r->reason);
+    } else if (r->status == LB_RESULT_FAILED && r->n_samples == 0) {
+        printf("FAILED: %s\n", r->reason);
+    } else {
+        double med = r->stats.median;
+        if (med < 1e3) printf("%8.0f ns", med);
+        else if (med < 1e6) printf("%8.2f us", med / 1e3);
+        else printf("%8.2f ms", med / 1e6);
+        printf(" +-%4.1f%% n=%-4zu", 100 * r->stats.ci_rel, r->n_samples);
+        for (int k = 0; k < r->n_metrics; k++)
+            if (strcmp(r->metrics[k].name, "pct_of_ceiling"))
+                printf(" %9.2f %s", r->metrics[k].value, r->metrics[k].unit);
+        if (r->path[0]) printf(" [%s]", r->path);
+        if (r->status == LB_RESULT_FAILED) printf(" FAILED: %s", r->reason);
+        putchar('\n');
+    }
+    fflush(stdout);
+}
+
+static enum lb_status get_pool(struct lb_pool **pools, const struct lb_run_config *cfg,
+                               const struct lb_hw *hw, int threads, struct lb_error *err)
+{
+    if (pools[threads]) return LB_OK;
+    struct lb_pool_config pc = {
+        .n_threads = threads, .pin = cfg->pin, .cpus = cfg->cpus, .numa_node = cfg->numa_node,
+    };
+    return lb_pool_create(hw, &pc, &pools[threads], err);
+}
+
+enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
+                      struct lb_error *err)
+{
+    enum lb_status st = LB_OK;
+    struct planned *cases = NULL;
+    struct lb_result *results = NULL;
+    const struct lb_bench **benches = NULL;
+    size_t *order = NULL, n = 0;
+    struct lb_pool **pools = NULL;
+    cJSON *doc = NULL;
+    char *text = NULL;
+    struct lb_outfile out = {.fd = -1};
+    int max_threads = 0;
+
+    struct lb_suite_axes dflt;
+    memset(&dflt, 0, sizeof dflt);
+    cfg->suite->default_axes(hw, &dflt);
+    if (!cfg->threads_given) cfg->axes.threads = dflt.threads;
+    if (!cfg->size_given) cfg->axes.size_bytes = dflt.size_bytes;
+    for (size_t i = 0; i < cfg->axes.threads.n; i++) {
+        int t = (int)cfg->axes.threads.v[i];
+        if (t > max_threads) max_threads = t;
+    }
+    if (cfg->pin != LB_PIN_NONE && !cfg->cpus && max_threads > hw->n_pus) {
+        return lb_error_set(err, LB_EINVAL,
+                            "--threads %d exceeds the %d CPUs of this machine (use --pin none to oversubscribe)",
+                            max_threads, hw->n_pus);
+    }
+
+    /* reserve the output first: a bad path fails before any measuring */
+    if ((st = lb_outfile_open(&out, cfg->output_path, err))) return st;
+    g_outfile = &out;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    if ((st = plan(cfg, &cases, &n, err))) goto done;
+    results = calloc(n ? n : 1, sizeof *results);
+    benches = calloc(n ? n : 1, sizeof *benches);
+    order = calloc(n ? n : 1, sizeof *order);
+    pools = calloc((size_t)max_threads + 1, sizeof *pools);
+    if (!results || !benches || !order || !pools) {
+        st = lb_error_set(err, LB_ENOMEM, "out of memory for %zu cases", n);
+        goto done;
+    }
+
+    /* ceilings this run is quoted against */
+    struct lb_ceilings ceil;
+    memset(&ceil, 0, sizeof ceil);
+    bool have_ceil = false;
+    if (cfg->suite->needs_ceilings && !cfg->remeasure_ceilings) {
+        struct lb_error e2 = {0};
+        have_ceil = lb_ceilings_load(hw, &ceil, &e2) == LB_OK;
+        if (have_ceil && !cfg->quiet)
+            printf("ceilings: reusing %s (measured %s; --remeasure-ceilings to redo)\n",
+                   ceil.cache_path, ceil.measured_at);
+    }
+
+    char started[32];
+    iso_now(started, sizeof started);
+    double res = lb_timer_resolution_s();
+    double case_budget = cfg->case_budget_s > 0 ? cfg->case_budget_s : cfg->suite->case_budget_s;
+    double t_run = lb_now_s();
+    if (!cfg->quiet)
+        printf("llmbench run: suite %s, %zu cases, seed %llu, timer resolution %.0f ns\n",
+               cfg->suite->name, n, cfg->seed, res * 1e9);
+
+    for (size_t i = 0; i < n; i++) {
+        struct lb_result *r = &results[i];
+        benches[i] = cases[i].bench;
+        order[i] = i;
+        snprintf(r->suite, sizeof r->suite, "%s", cfg->suite->name);
+        snprintf(r->bench, sizeof r->bench, "%s", cases[i].bench->name);
+        r->params = cases[i].params;
+
+        struct lb_measure_config mc = cfg->measure;
+        mc.stop.budget_s = case_budget;
+        if (cfg->budget_s > 0) {
+            /* share what is left of the total budget among the cases left;
+             * a floor keeps min_samples affordable for short kernels */
+            double left = cfg->budget_s - (lb_now_s() - t_run);
+            double share = left / (double)(n - i);
+            if (share < 0.05) share = 0.05;
+            if (share < mc.stop.budget_s) mc.stop.budget_s = share;
+            if (mc.warmup_s > share / 4) mc.warmup_s = share / 4;
+            if (mc.stop.min_time_s > share / 2) mc.stop.min_time_s = share / 2;
+        }
+
+        int threads = (int)lb_case_num(&r->params, "threads", 1);
+        struct lb_error e2 = {0};
+        if (get_pool(pools, cfg, hw, threads, &e2) != LB_OK) {
+            r->status = LB_RESULT_FAILED;
+            snprintf(r->reason, sizeof r->reason, "thread pool: %s", e2.msg);
+        } else {
+            struct lb_bench_env env = {
+                .hw = hw, .pool = pools[threads], .isa = cfg->isa, .cache = cfg->cache,
+                .params = &r->params,
+            };
+            lb_measure_case(cases[i].bench, &env, &mc, r);
+        }
+        if (!cfg->quiet) print_progress(i, n, r);
+    }
+
+    /* ceilings: this run's own where it measured them, else the cache */
+    struct lb_ceilings mine;
+    memset(&mine, 0, sizeof mine);
+    lb_ceilings_from_results(&mine, results, n);
+    if (mine.n > 0) {
+        ceil = mine;
+        have_ceil = true;
+        struct lb_error e2 = {0};
+        if (lb_ceilings_save(hw, &ceil, &e2) != LB_OK)
+            fprintf(stderr, "llmbench: warning: ceilings not cached: %s\n", e2.msg);
+    }
+    if (have_ceil) lb_ceilings_apply(&ceil, benches, results, n);
+
+    struct lb_run_record rec = {
+        .cfg = cfg, .hw = hw, .results = results, .order = order, .n_results = n,
+        .ceilings = have_ceil ? &ceil : NULL, .timer_resolution_s = res,
+        .duration_s = lb_now_s() - t_run,
+    };
+    snprintf(rec.started_at, sizeof rec.started_at, "%s", started);
+    doc = lb_run_to_json(&rec);
+    text = doc ? cJSON_Print(doc) : NULL;
+    if (!text) {
+        st = lb_error_set(err, LB_ENOMEM, "out of memory writing the report");
+        goto done;
+    }
+    if (!cfg->quiet) putchar('\n');
+    lb_report_print_table(stdout, doc);
+    size_t tl = strlen(text);
+    char *t2 = realloc(text, tl + 2);
+    if (t2) {
+        text = t2;
+        memcpy(text + tl, "\n", 2);
+    }
+    if ((st = lb_outfile_commit(&out, text, err))) goto done;
+    size_t n_failed = 0, n_skipped = 0;
+    for (size_t i = 0; i < n; i++) {
+        n_failed += results[i].status == LB_RESULT_FAILED;
+        n_skipped += results[i].status == LB_RESULT_SKIPPED;
+    }
+    printf("\n%zu cases: %zu ok, %zu skipped, %zu failed in %.1f s\nreport: %s\n", n,
+           n - n_failed - n_skipped, n_skipped, n_failed, rec.duration_s, cfg->output_path);
+    if (n_failed)
+        st = lb_error_set(err, LB_EVALIDATE, "%zu case(s) failed; reasons are in the report", n_failed);
+
+done:
+    lb_outfile_abort(&out);
+    g_outfile = NULL;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    free(text);
+    cJSON_Delete(doc);
+    if (pools) {
+        for (int t = 0; t <= max_threads; t++)
+            if (pools[t]) lb_pool_destroy(pools[t]);
+        free(pools);
+    }
+    if (results)
+        for (size_t i = 0; i < n; i++) lb_result_clear(&results[i]);
+    free(results);
+    free(benches);
+    free(order);
+    free(cases);
+    return st;
+}
