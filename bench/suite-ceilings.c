@@ -25,8 +25,10 @@ struct bw_state {
     const struct lb_ceil_ops *ops;
     const char *path;
     size_t n;            /* floats per array */
-    size_t bytes;        /* per array */
-    float *a, *b, *c;
+    size_t bytes;        /* per array (what one call streams per array) */
+    size_t copies;       /* cold cache: arrays rotated per call; hot: 1 */
+    size_t cur;          /* copy the last call used */
+    float *a, *b, *c;    /* copies x n floats each */
     double sums[LB_CEIL_MAX_THREADS];
     float scalar;
 };
@@ -34,16 +36,20 @@ struct bw_state {
 static void bw_task(void *arg, int ith, int nth)
 {
     struct bw_state *s = arg;
+    size_t off = s->cur * s->n;
     switch (s->kind) {
-    case BW_READ: s->ops->read(s->a, s->n, ith, nth, s->sums); break;
-    case BW_COPY: s->ops->copy(s->c, s->a, s->n, ith, nth); break;
-    case BW_TRIAD: s->ops->triad(s->a, s->b, s->c, s->scalar, s->n, ith, nth); break;
+    case BW_READ: s->ops->read(s->a + off, s->n, ith, nth, s->sums); break;
+    case BW_COPY: s->ops->copy(s->c + off, s->a + off, s->n, ith, nth); break;
+    case BW_TRIAD:
+        s->ops->triad(s->a + off, s->b + off, s->c + off, s->scalar, s->n, ith, nth);
+        break;
     }
 }
 
 static void bw_run(void *state, struct lb_pool *pool, uint64_t iter)
 {
-    (void)iter;
+    struct bw_state *s = state;
+    s->cur = (size_t)(iter % s->copies);
     lb_pool_run(pool, bw_task, state);
 }
 
@@ -51,24 +57,25 @@ static void bw_teardown(void *state, struct lb_pool *pool)
 {
     struct bw_state *s = state;
     if (!s) return;
-    if (s->a) lb_pool_free(pool, s->a, s->bytes);
-    if (s->b) lb_pool_free(pool, s->b, s->bytes);
-    if (s->c) lb_pool_free(pool, s->c, s->bytes);
+    if (s->a) lb_pool_free(pool, s->a, s->bytes * s->copies);
+    if (s->b) lb_pool_free(pool, s->b, s->bytes * s->copies);
+    if (s->c) lb_pool_free(pool, s->c, s->bytes * s->copies);
     free(s);
 }
 
 static void fill_task(void *arg, int ith, int nth)
 {
     struct bw_state *s = arg;
-    size_t b, e;
-    lb_split(s->n, 16, ith, nth, &b, &e);
-    for (size_t i = b; i < e; i++) {
-        /* small exact binary fractions: sums of millions stay exact
-         * enough to validate, and triad outputs are exact */
-        float v = (float)(i % 7) * 0.25f;
-        if (s->a) s->a[i] = v;
-        if (s->b) s->b[i] = 1.0f;
-        if (s->c) s->c[i] = (float)(i % 5) * 0.5f;
+    for (size_t k = 0; k < s->copies; k++) {
+        size_t b, e, off = k * s->n;
+        lb_split(s->n, 16, ith, nth, &b, &e);
+        for (size_t i = b; i < e; i++) {
+            /* small exact binary fractions: sums of millions stay exact
+             * enough to validate, and triad outputs are exact */
+            if (s->a) s->a[off + i] = (float)(i % 7) * 0.25f;
+            if (s->b) s->b[off + i] = 1.0f;
+            if (s->c) s->c[off + i] = (float)(i % 5) * 0.5f;
+        }
     }
 }
 
@@ -95,18 +102,29 @@ static enum lb_status bw_setup(const struct lb_bench_env *env, void **state,
     }
     s->bytes = s->n * sizeof(float);
     s->scalar = 3.0f;
-    s->a = lb_pool_alloc(env->pool, s->bytes);
-    if (kind != BW_READ) s->c = lb_pool_alloc(env->pool, s->bytes);
-    if (kind == BW_TRIAD) s->b = lb_pool_alloc(env->pool, s->bytes);
+    s->copies = 1;
+    if (env->cache == LB_CACHE_COLD) {
+        /* enough copies that consecutive calls touch 2x the last-level
+         * cache between reuses, capped at 1/16 of available memory */
+        double want = 2.0 * (double)env->hw->llc_total_bytes, cap = 0;
+        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        if (pages > 0 && page > 0) cap = (double)pages * (double)page / 16;
+        if (cap > 0 && want > cap) want = cap;
+        s->copies = (size_t)ceil(want / (double)s->bytes);
+        if (s->copies < 1) s->copies = 1;
+    }
+    size_t alloc = s->bytes * s->copies;
+    s->a = lb_pool_alloc(env->pool, alloc);
+    if (kind != BW_READ) s->c = lb_pool_alloc(env->pool, alloc);
+    if (kind == BW_TRIAD) s->b = lb_pool_alloc(env->pool, alloc);
     if (!s->a || (kind != BW_READ && !s->c) || (kind == BW_TRIAD && !s->b)) {
-        size_t bytes = s->bytes;
         bw_teardown(s, env->pool);
         return lb_error_set(err, LB_ENOMEM, "cannot allocate %d x %zu bytes",
-                            kind == BW_TRIAD ? 3 : kind == BW_COPY ? 2 : 1, bytes);
+                            kind == BW_TRIAD ? 3 : kind == BW_COPY ? 2 : 1, alloc);
     }
     lb_pool_run(env->pool, fill_task, s);
     if (kind == BW_COPY) /* poison the output so a skipped copy is caught */
-        memset(s->c, 0xff, s->bytes);
+        memset(s->c, 0xff, alloc);
     *state = s;
     return LB_OK;
 }
@@ -115,6 +133,7 @@ static enum lb_status bw_validate(void *state, struct lb_pool *pool,
                                   struct lb_error *err)
 {
     struct bw_state *s = state;
+    const float *a = s->a + s->cur * s->n, *c = s->c ? s->c + s->cur * s->n : NULL;
     switch (s->kind) {
     case BW_READ: {
         double got = 0, want = 0;
@@ -131,7 +150,7 @@ static enum lb_status bw_validate(void *state, struct lb_pool *pool,
     }
     case BW_COPY:
         for (size_t i = 0; i < s->n; i += 4093) /* prime stride: every page, every lane */
-            if (memcmp(&s->c[i], &s->a[i], sizeof(float)) != 0)
+            if (memcmp(&c[i], &a[i], sizeof(float)) != 0)
                 return lb_error_set(err, LB_EVALIDATE, "copy mismatch at element %zu", i);
         break;
     case BW_TRIAD:
@@ -139,9 +158,9 @@ static enum lb_status bw_validate(void *state, struct lb_pool *pool,
          * holds exactly 1 + 3 * (i % 5) * 0.5 */
         for (size_t i = 0; i < s->n; i += 4093) {
             float want = 1.0f + 3.0f * ((float)(i % 5) * 0.5f);
-            if (s->a[i] != want)
+            if (a[i] != want)
                 return lb_error_set(err, LB_EVALIDATE, "triad a[%zu] = %g, expected %g", i,
-                                    (double)s->a[i], (double)want);
+                                    (double)a[i], (double)want);
         }
         break;
     }
