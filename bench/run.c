@@ -192,6 +192,11 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
         goto done;
     }
 
+    /* all pools up front: a bad --cpus / --numa / thread count is bad
+     * input (exit 2) before anything is measured, not n failed cases */
+    for (size_t i = 0; i < cfg->axes.threads.n; i++)
+        if ((st = get_pool(pools, cfg, hw, (int)cfg->axes.threads.v[i], err))) goto done;
+
     /* ceilings this run is quoted against */
     struct lb_ceilings ceil;
     memset(&ceil, 0, sizeof ceil);
@@ -235,17 +240,11 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
         }
 
         int threads = (int)lb_case_num(&r->params, "threads", 1);
-        struct lb_error e2 = {0};
-        if (get_pool(pools, cfg, hw, threads, &e2) != LB_OK) {
-            r->status = LB_RESULT_FAILED;
-            snprintf(r->reason, sizeof r->reason, "thread pool: %s", e2.msg);
-        } else {
-            struct lb_bench_env env = {
-                .hw = hw, .pool = pools[threads], .isa = cfg->isa, .cache = cfg->cache,
-                .params = &r->params,
-            };
-            lb_measure_case(cases[i].bench, &env, &mc, r);
-        }
+        struct lb_bench_env env = {
+            .hw = hw, .pool = pools[threads], .isa = cfg->isa, .cache = cfg->cache,
+            .params = &r->params,
+        };
+        lb_measure_case(cases[i].bench, &env, &mc, r);
         if (!cfg->quiet) print_progress(i, n, r);
     }
 

@@ -112,8 +112,23 @@ void lb_hw_free(struct lb_hw *hw);
 /* CPUID + XGETBV only (no hwloc); safe on any x86-64. */
 void lb_cpu_features_detect(struct lb_cpu_features *f);
 
+/* The parts of lb_hw_discover that do not need hwloc, callable alone (a
+ * report header, a test). None of them fails: what cannot be read is left
+ * "unknown"/0 or explained in a reason field. */
+/* cpu_vendor, cpu_model (CPUID brand string), family/model/stepping. */
+void lb_cpu_identity_detect(struct lb_hw *hw);
+/* hostname, kernel, governor, boost, THP, hypervisor, DIMM speed, max MHz. */
+void lb_env_detect(struct lb_env *env);
+/* cuda, hip, n_gpus, gpus[] through dlopen of the vendor driver libraries. */
+void lb_gpus_probe(struct lb_hw *hw);
+/* papi_built, papi, n_components, components[]. */
+void lb_counters_probe(struct lb_hw *hw);
+
 /* The "hw" object of the report (schema: reports/schema/report.schema.json). */
 cJSON *lb_hw_to_json(const struct lb_hw *hw);
+/* The report's top-level "environment" object (also nested in the "hw"
+ * object as "environment"); NULL on allocation failure. */
+cJSON *lb_env_to_json(const struct lb_env *env);
 /* Human-readable description for `llmbench hw`. */
 void lb_hw_print(FILE *out, const struct lb_hw *hw);
 

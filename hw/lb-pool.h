@@ -22,6 +22,13 @@ extern "C" {
 
 typedef void (*lb_task_fn)(void *arg, int ith, int nth);
 
+/* How long a worker spins after a region before it sleeps, ns. 100 us
+ * covers the gap between back-to-back regions of a benchmark loop or a
+ * model's layers (a few us) with wide margin, is a few times a futex
+ * wake-up (5-50 us, more in a VM), and lets an idle pool give its CPUs
+ * back within 0.1 ms. Tests sleep longer than this to exercise wake-ups. */
+#define LB_POOL_SPIN_NS 100000
+
 enum lb_pin {
     LB_PIN_COMPACT = 0, /* fill cores of one L3/NUMA node before the next */
     LB_PIN_SPREAD,      /* round-robin over L3 domains (CCDs) and NUMA nodes */
@@ -45,6 +52,12 @@ enum lb_status lb_pool_create(const struct lb_hw *hw,
                               const struct lb_pool_config *cfg,
                               struct lb_pool **out, struct lb_error *err);
 void lb_pool_destroy(struct lb_pool *pool);
+/* What lb_pool_create(hw, cfg) would do, without threads or binding: the
+ * same checks and errors, and cpus[0..cfg->n_threads) filled with the OS
+ * cpu each worker would be bound to (-1: not bound to one PU). For the
+ * report's placement and for tests on synthetic topologies. */
+enum lb_status lb_pool_plan(const struct lb_hw *hw, const struct lb_pool_config *cfg,
+                            int *cpus, struct lb_error *err);
 
 void lb_pool_run(struct lb_pool *pool, lb_task_fn fn, void *arg);
 int lb_pool_size(const struct lb_pool *pool);
