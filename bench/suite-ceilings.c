@@ -259,14 +259,36 @@ static enum lb_status peak_setup(const struct lb_bench_env *env, void **state,
     return LB_OK;
 }
 
+/* The peak kernels return closed forms (kernels/lb-ceil.h), so every
+ * worker's result is checked exactly: a kernel that skipped iterations or
+ * accumulators, or miscounted its work, fails here. */
 static enum lb_status peak_validate(void *state, struct lb_pool *pool,
                                     struct lb_error *err)
 {
     struct peak_state *s = state;
     (void)pool;
+    if (s->dot8) {
+        uint64_t pairs = s->iters * (uint64_t)(s->ops->dot8_ops_per_iter / 2);
+        int32_t want = (int32_t)(uint32_t)(pairs * (uint64_t)(int64_t)(LB_CEIL_DOT8_U * LB_CEIL_DOT8_S));
+        for (int i = 0; i < s->nth; i++)
+            if (s->isink[i] != want)
+                return lb_error_set(err, LB_EVALIDATE, "dot8 of worker %d returned %d, expected %d",
+                                    i, (int)s->isink[i], (int)want);
+        return LB_OK;
+    }
+    /* fused (SIMD levels) or rounded after the multiply (plain C) */
+    float xf = LB_CEIL_FMA_X0, xu = LB_CEIL_FMA_X0;
+    for (uint64_t k = 0; k < s->iters; k++) {
+        xf = fmaf(xf, LB_CEIL_FMA_A, LB_CEIL_FMA_B);
+        volatile float prod = xu * LB_CEIL_FMA_A;
+        xu = prod + LB_CEIL_FMA_B;
+    }
+    double lanes = s->ops->fma_flops_per_iter / 2;
+    float want_f = (float)(lanes * (double)xf), want_u = (float)(lanes * (double)xu);
     for (int i = 0; i < s->nth; i++)
-        if (!s->dot8 && !isfinite(s->fsink[i]))
-            return lb_error_set(err, LB_EVALIDATE, "fma result of worker %d is not finite", i);
+        if (s->fsink[i] != want_f && s->fsink[i] != want_u)
+            return lb_error_set(err, LB_EVALIDATE, "fma of worker %d returned %.9g, expected %.9g",
+                                i, (double)s->fsink[i], (double)want_f);
     return LB_OK;
 }
 
