@@ -17,10 +17,27 @@
 extern "C" {
 #endif
 
+/* Text axes (formats, shapes, implementations) by name; a benchmark
+ * reads the ones its `axes` string lists. */
+#define LB_MAX_TEXT_AXES 6
+struct lb_text_axis {
+    char name[32];               /* "quant", "shape", "impl" */
+    struct lb_text_list values;
+};
+
 struct lb_suite_axes {
     struct lb_sweep threads;
     struct lb_sweep size_bytes;
+    int n_text;
+    struct lb_text_axis text[LB_MAX_TEXT_AXES];
 };
+
+/* Sets (replacing) the values of a text axis. */
+void lb_axes_set_text(struct lb_suite_axes *a, const char *name,
+                      const struct lb_text_list *values);
+/* Values of a text axis, or NULL when the axes have none of that name. */
+const struct lb_text_list *lb_axes_text(const struct lb_suite_axes *a,
+                                        const char *name);
 
 struct lb_suite {
     const char *name;

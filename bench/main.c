@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../kernels/lb-quant.h"
 #include "build-info.h"
 #include "lb-run.h"
 
@@ -37,6 +38,9 @@ static const char usage_text[] =
     "  --numa NODE           run on NUMA node NODE and bind memory there\n"
     "  --size LIST           bytes per buffer: 64M,1G or 1M-1G*4 (suffixes K M G T, binary)\n"
     "  --cache MODE          hot | cold (default: hot)\n"
+    "  --quant LIST          weight formats, e.g. q4_0,q4_k,q8_0 (suites gemv, ...)\n"
+    "  --shape LIST          matrix shapes ROWSxCOLS, e.g. 4096x4096,14336x4096\n"
+    "  --ref                 also run the scalar reference path of each kernel\n"
     "  --isa LEVEL           cap code paths: scalar | avx2 | avx512 (default: best available)\n"
     "  --budget SECONDS      time budget for the whole run\n"
     "  --case-budget SECONDS time budget per case (default: the suite's)\n"
@@ -152,10 +156,17 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         /* flags without a value */
         if (!strcmp(name, "--remeasure-ceilings")) { cfg.remeasure_ceilings = true; continue; }
         if (!strcmp(name, "-q") || !strcmp(name, "--quiet")) { cfg.quiet = true; continue; }
+        if (!strcmp(name, "--ref")) {
+            struct lb_text_list impl = {.n = 2};
+            snprintf(impl.v[0], sizeof impl.v[0], "best");
+            snprintf(impl.v[1], sizeof impl.v[1], "ref");
+            lb_axes_set_text(&cfg.axes, "impl", &impl);
+            continue;
+        }
         static const char *const with_value[] = {
             "--suite", "--threads", "--pin", "--cpus", "--numa", "--size", "--cache", "--isa",
             "--budget", "--case-budget", "--min-samples", "--max-samples", "--target-ci",
-            "--seed", "-o", "--output",
+            "--seed", "-o", "--output", "--quant", "--shape",
         };
         bool known = false;
         for (size_t k = 0; k < LB_ARRAY_LEN(with_value); k++) known |= !strcmp(name, with_value[k]);
@@ -226,6 +237,36 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         } else if (!strcmp(name, "--seed")) {
             if (!parse_ull(val, &cfg.seed))
                 return usage_error("run: --seed '%s': expected a non-negative integer", val);
+        } else if (!strcmp(name, "--quant")) {
+            struct lb_text_list q;
+            if ((st = lb_text_list_parse(val, "--quant", &q, &err))) return fail_status(&err, st);
+            for (size_t k = 0; k < q.n; k++) {
+                enum lb_qtype t;
+                if (!lb_qtype_parse(q.v[k], &t) || t == LB_QTYPE_Q8_1 || t == LB_QTYPE_Q8_K) {
+                    char names[400] = "";
+                    for (int id = 0; id < LB_QTYPE_COUNT; id++) {
+                        const struct lb_qtraits *tr = lb_qtraits_get((enum lb_qtype)id);
+                        if (!tr || id == LB_QTYPE_Q8_1 || id == LB_QTYPE_Q8_K) continue;
+                        strncat(names, names[0] ? ", " : "", sizeof names - strlen(names) - 1);
+                        strncat(names, tr->name, sizeof names - strlen(names) - 1);
+                    }
+                    return usage_error("run: unknown --quant '%s' (accepted: %s)", q.v[k], names);
+                }
+                snprintf(q.v[k], sizeof q.v[k], "%s", lb_qtype_name(t)); /* canonical */
+            }
+            lb_axes_set_text(&cfg.axes, "quant", &q);
+        } else if (!strcmp(name, "--shape")) {
+            struct lb_text_list sh;
+            if ((st = lb_text_list_parse(val, "--shape", &sh, &err))) return fail_status(&err, st);
+            for (size_t k = 0; k < sh.n; k++) {
+                long long r = 0, c = 0;
+                char tail;
+                if (sscanf(sh.v[k], "%lldx%lld%c", &r, &c, &tail) != 2 || r < 1 || c < 1 ||
+                    r > (1ll << 31) || c > (1ll << 31))
+                    return usage_error("run: --shape '%s': expected ROWSxCOLS with positive whole "
+                                       "numbers, e.g. 4096x14336", sh.v[k]);
+            }
+            lb_axes_set_text(&cfg.axes, "shape", &sh);
         } else if (!strcmp(name, "-o") || !strcmp(name, "--output")) {
             cfg.output_path = val;
         }

@@ -149,6 +149,11 @@ cJSON *lb_run_to_json(const struct lb_run_record *rec)
     cJSON_AddStringToObject(c, "suite", cfg->suite->name);
     cJSON_AddItemToObject(c, "threads", sweep_json(&cfg->axes.threads));
     cJSON_AddItemToObject(c, "size_bytes", sweep_json(&cfg->axes.size_bytes));
+    for (int i = 0; i < cfg->axes.n_text; i++) {
+        cJSON *a = cJSON_AddArrayToObject(c, cfg->axes.text[i].name);
+        for (size_t k = 0; k < cfg->axes.text[i].values.n; k++)
+            cJSON_AddItemToArray(a, cJSON_CreateString(cfg->axes.text[i].values.v[k]));
+    }
     cJSON_AddStringToObject(c, "pin", lb_pin_name(cfg->pin));
     if (cfg->cpus) cJSON_AddStringToObject(c, "cpus", cfg->cpus);
     else cJSON_AddNullToObject(c, "cpus");

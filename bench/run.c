@@ -42,35 +42,60 @@ static unsigned long long splitmix64(unsigned long long *s)
     return z ^ (z >> 31);
 }
 
+/* One axis of a benchmark's sweep, as the text values its params get. */
+struct axis_values {
+    const char *name;
+    size_t n;
+    char (*v)[32];
+};
+
 static enum lb_status plan(const struct lb_run_config *cfg, struct planned **out,
                            size_t *n_out, struct lb_error *err)
 {
     const struct lb_suite *s = cfg->suite;
-    size_t cap = 0;
-    for (size_t b = 0; b < s->n_benches; b++) {
-        size_t k = cfg->axes.threads.n;
-        if (uses_axis(s->benches[b], "size_bytes")) k *= cfg->axes.size_bytes.n ? cfg->axes.size_bytes.n : 1;
-        cap += k;
-    }
-    struct planned *p = calloc(cap ? cap : 1, sizeof *p);
-    if (!p) return lb_error_set(err, LB_ENOMEM, "out of memory planning %zu cases", cap);
-    size_t n = 0;
-    for (size_t b = 0; b < s->n_benches; b++) {
-        const struct lb_bench *bench = s->benches[b];
-        bool sized = uses_axis(bench, "size_bytes") && cfg->axes.size_bytes.n > 0;
-        size_t n_sizes = sized ? cfg->axes.size_bytes.n : 1;
-        for (size_t t = 0; t < cfg->axes.threads.n; t++) {
-            for (size_t z = 0; z < n_sizes; z++) {
+    static char threads_txt[LB_SWEEP_MAX][32], sizes_txt[LB_SWEEP_MAX][32];
+    for (size_t i = 0; i < cfg->axes.threads.n; i++)
+        snprintf(threads_txt[i], sizeof threads_txt[i], "%.0f", cfg->axes.threads.v[i]);
+    for (size_t i = 0; i < cfg->axes.size_bytes.n; i++)
+        snprintf(sizes_txt[i], sizeof sizes_txt[i], "%.0f", cfg->axes.size_bytes.v[i]);
+
+    /* per benchmark: the axes it reads, with their values */
+    struct axis_values ax[LB_MAX_TEXT_AXES + 2];
+    size_t cap = 0, n = 0;
+    struct planned *p = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t b = 0; b < s->n_benches; b++) {
+            const struct lb_bench *bench = s->benches[b];
+            size_t n_ax = 0, total = 1;
+            ax[n_ax++] = (struct axis_values){"threads", cfg->axes.threads.n, threads_txt};
+            if (uses_axis(bench, "size_bytes") && cfg->axes.size_bytes.n)
+                ax[n_ax++] = (struct axis_values){"size_bytes", cfg->axes.size_bytes.n, sizes_txt};
+            for (int t = 0; t < cfg->axes.n_text; t++) {
+                const struct lb_text_axis *ta = &cfg->axes.text[t];
+                if (uses_axis(bench, ta->name) && ta->values.n)
+                    ax[n_ax++] = (struct axis_values){ta->name, ta->values.n,
+                                                      (char (*)[32])ta->values.v};
+            }
+            for (size_t a = 0; a < n_ax; a++) total *= ax[a].n;
+            if (pass == 0) {
+                cap += total;
+                continue;
+            }
+            /* odometer over the axes: every combination once */
+            size_t idx[LB_MAX_TEXT_AXES + 2] = {0};
+            for (size_t k = 0; k < total; k++) {
                 struct planned *c = &p[n++];
-                char v[64];
                 c->bench = bench;
-                snprintf(v, sizeof v, "%.0f", cfg->axes.threads.v[t]);
-                lb_case_set(&c->params, "threads", v);
-                if (sized) {
-                    snprintf(v, sizeof v, "%.0f", cfg->axes.size_bytes.v[z]);
-                    lb_case_set(&c->params, "size_bytes", v);
+                for (size_t a = 0; a < n_ax; a++) lb_case_set(&c->params, ax[a].name, ax[a].v[idx[a]]);
+                for (size_t a = n_ax; a-- > 0;) {
+                    if (++idx[a] < ax[a].n) break;
+                    idx[a] = 0;
                 }
             }
+        }
+        if (pass == 0) {
+            p = calloc(cap ? cap : 1, sizeof *p);
+            if (!p) return lb_error_set(err, LB_ENOMEM, "out of memory planning %zu cases", cap);
         }
     }
     /* seeded Fisher-Yates */
@@ -166,6 +191,13 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
     cfg->suite->default_axes(hw, &dflt);
     if (!cfg->threads_given) cfg->axes.threads = dflt.threads;
     if (!cfg->size_given) cfg->axes.size_bytes = dflt.size_bytes;
+    /* text axes: the suite's defaults, then what the command line gave */
+    struct lb_suite_axes given = cfg->axes;
+    cfg->axes.n_text = 0;
+    for (int i = 0; i < dflt.n_text; i++)
+        lb_axes_set_text(&cfg->axes, dflt.text[i].name, &dflt.text[i].values);
+    for (int i = 0; i < given.n_text; i++)
+        lb_axes_set_text(&cfg->axes, given.text[i].name, &given.text[i].values);
     for (size_t i = 0; i < cfg->axes.threads.n; i++) {
         int t = (int)cfg->axes.threads.v[i];
         if (t > max_threads) max_threads = t;

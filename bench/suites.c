@@ -4,6 +4,7 @@
  * How to add a suite: see lb-suite.h; add it to lb_suites[] below.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,28 @@ const struct lb_suite *lb_suite_find(const char *name)
 {
     for (size_t i = 0; lb_suites[i]; i++)
         if (strcmp(lb_suites[i]->name, name) == 0) return lb_suites[i];
+    return NULL;
+}
+
+void lb_axes_set_text(struct lb_suite_axes *a, const char *name,
+                      const struct lb_text_list *values)
+{
+    struct lb_text_axis *t = (struct lb_text_axis *)lb_axes_text(a, name);
+    if (t) {
+        t = (struct lb_text_axis *)((char *)t - offsetof(struct lb_text_axis, values));
+    } else {
+        LB_ASSERT(a->n_text < LB_MAX_TEXT_AXES);
+        t = &a->text[a->n_text++];
+        snprintf(t->name, sizeof t->name, "%s", name);
+    }
+    t->values = *values;
+}
+
+const struct lb_text_list *lb_axes_text(const struct lb_suite_axes *a,
+                                        const char *name)
+{
+    for (int i = 0; i < a->n_text; i++)
+        if (!strcmp(a->text[i].name, name)) return &a->text[i].values;
     return NULL;
 }
 
