@@ -93,6 +93,13 @@ void lb_ceilings_apply(const struct lb_ceilings *c,
                        struct lb_result *r, size_t n);
 cJSON *lb_ceilings_to_json(const struct lb_ceilings *c);
 
+/* Measures the read, fma and dot8 ceilings for each thread count (one
+ * pool per count in pools[threads]) at a size far above the LLC. */
+void lb_ceilings_measure(const struct lb_hw *hw, struct lb_pool *const *pools,
+                         const struct lb_sweep *threads, enum lb_isa isa,
+                         const struct lb_measure_config *mc, bool quiet,
+                         struct lb_ceilings *out);
+
 /* Cache per host + build: $XDG_CACHE_HOME/llmbench (or ~/.cache/llmbench,
  * or $LLMBENCH_CACHE_DIR when set). Load returns LB_EIO when absent. */
 enum lb_status lb_ceilings_cache_path(const struct lb_hw *hw, char *buf,

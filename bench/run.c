@@ -233,12 +233,24 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
     struct lb_ceilings ceil;
     memset(&ceil, 0, sizeof ceil);
     bool have_ceil = false;
-    if (cfg->suite->needs_ceilings && !cfg->remeasure_ceilings) {
+    if (cfg->suite->needs_ceilings) {
         struct lb_error e2 = {0};
-        have_ceil = lb_ceilings_load(hw, &ceil, &e2) == LB_OK;
-        if (have_ceil && !cfg->quiet)
-            printf("ceilings: reusing %s (measured %s; --remeasure-ceilings to redo)\n",
-                   ceil.cache_path, ceil.measured_at);
+        if (!cfg->remeasure_ceilings) have_ceil = lb_ceilings_load(hw, &ceil, &e2) == LB_OK;
+        /* the cache must cover every thread count of this run */
+        for (size_t i = 0; have_ceil && i < cfg->axes.threads.n; i++)
+            have_ceil = lb_ceilings_row(&ceil, (int)cfg->axes.threads.v[i]) != NULL;
+        if (have_ceil) {
+            if (!cfg->quiet)
+                printf("ceilings: reusing %s (measured %s; --remeasure-ceilings to redo)\n",
+                       ceil.cache_path, ceil.measured_at);
+        } else {
+            struct lb_measure_config mc = cfg->measure;
+            mc.stop.budget_s = 1.0;
+            lb_ceilings_measure(hw, pools, &cfg->axes.threads, cfg->isa, &mc, cfg->quiet, &ceil);
+            have_ceil = ceil.n > 0;
+            if (have_ceil && lb_ceilings_save(hw, &ceil, &e2) != LB_OK)
+                fprintf(stderr, "llmbench: warning: ceilings not cached: %s\n", e2.msg);
+        }
     }
 
     char started[32];

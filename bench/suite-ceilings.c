@@ -362,6 +362,50 @@ static void all_thread_counts(const struct lb_hw *hw, struct lb_sweep *t)
     t->v[t->n++] = n;
 }
 
+void lb_ceilings_measure(const struct lb_hw *hw, struct lb_pool *const *pools,
+                         const struct lb_sweep *threads, enum lb_isa isa,
+                         const struct lb_measure_config *mc, bool quiet,
+                         struct lb_ceilings *out)
+{
+    /* read (both variants), fma and dot8: what other suites are quoted
+     * against; copy and triad only in the ceilings suite itself */
+    static const struct lb_bench *const needed[] = {
+        &lb_bench_read, &lb_bench_read_plain, &lb_bench_fma, &lb_bench_dot8,
+    };
+    char size[32];
+    snprintf(size, sizeof size, "%.0f", far_above_llc(hw));
+    struct lb_result r[LB_ARRAY_LEN(needed)];
+    memset(out, 0, sizeof *out);
+    for (size_t t = 0; t < threads->n; t++) {
+        char tt[32];
+        snprintf(tt, sizeof tt, "%.0f", threads->v[t]);
+        memset(r, 0, sizeof r);
+        for (size_t b = 0; b < LB_ARRAY_LEN(needed); b++) {
+            snprintf(r[b].suite, sizeof r[b].suite, "ceilings");
+            snprintf(r[b].bench, sizeof r[b].bench, "%s", needed[b]->name);
+            lb_case_set(&r[b].params, "threads", tt);
+            lb_case_set(&r[b].params, "size_bytes", size);
+            struct lb_bench_env env = {
+                .hw = hw, .pool = pools[(int)threads->v[t]], .isa = isa,
+                .cache = LB_CACHE_HOT, .params = &r[b].params,
+            };
+            if (!quiet) {
+                printf("ceilings: measuring %s on %s threads\r", needed[b]->name, tt);
+                fflush(stdout);
+            }
+            lb_measure_case(needed[b], &env, mc, &r[b]);
+        }
+        struct lb_ceilings part;
+        memset(&part, 0, sizeof part);
+        lb_ceilings_from_results(&part, r, LB_ARRAY_LEN(needed));
+        for (int i = 0; i < part.n && out->n < LB_CEIL_MAX_THREADS; i++) out->rows[out->n++] = part.rows[i];
+        snprintf(out->source, sizeof out->source, "%s", part.source);
+        snprintf(out->measured_at, sizeof out->measured_at, "%s", part.measured_at);
+        for (size_t b = 0; b < LB_ARRAY_LEN(needed); b++) lb_result_clear(&r[b]);
+    }
+    if (!quiet) printf("%-60s\r", "");
+}
+
 static void ceilings_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
 {
     all_thread_counts(hw, &axes->threads);
