@@ -20,18 +20,8 @@
 
 #include <hwloc.h>
 
-/* STYLE.md #12: every hwloc call that can fail goes through this, so the
- * message names the statement, function, file and line. hwloc returns
- * -1 with errno set on failure. */
-#define HWLOC_CHECK(stmt)                                                     \
-    do {                                                                      \
-        if ((stmt) < 0) {                                                     \
-            st = lb_error_set(err, LB_EIO, "hwloc: %s failed: %s (%s:%d %s)", \
-                              #stmt, strerror(errno), __FILE__, __LINE__,     \
-                              __func__);                                      \
-            goto fail;                                                        \
-        }                                                                     \
-    } while (0)
+#include "hw-check.h"
+
 
 /* Writes set as "0-7,16-23" into buf (size len, always NUL-terminated).
  * A list that does not fit ends in "..." rather than a misleading cut. */

@@ -78,6 +78,8 @@
 
 #include <hwloc.h>
 
+#include "hw-check.h"
+
 /* One x86-64 (and Arm Neoverse) cache line; the unit of false sharing. */
 #define LB_CACHE_LINE 64
 /* Pause-loop iterations between clock reads while spinning: a vDSO
@@ -561,15 +563,6 @@ static void bind_task(void *arg, int ith, int nth)
                                         HWLOC_MEMBIND_THREAD | HWLOC_MEMBIND_BYNODESET));
 }
 
-#define HWLOC_CHECK(stmt)                                                     \
-    do {                                                                      \
-        if ((stmt) < 0) {                                                     \
-            st = lb_error_set(err, LB_EIO, "hwloc: %s failed: %s (%s:%d %s)", \
-                              #stmt, strerror(errno), __FILE__, __LINE__,     \
-                              __func__);                                      \
-            goto fail;                                                        \
-        }                                                                     \
-    } while (0)
 
 #define ALLOC_CHECK(p)                                                        \
     do {                                                                      \
