@@ -51,6 +51,12 @@ struct lb_suite {
     /* whether its results are quoted against ceilings (so the run loads
      * or measures them first) */
     bool needs_ceilings;
+    /* Optional: checks the axes values (formats, shapes, model names)
+     * before anything is measured; LB_EINVAL makes `llmbench run` exit 2
+     * with err's message naming the bad value and what is accepted. */
+    enum lb_status (*check_axes)(const struct lb_hw *hw,
+                                 const struct lb_suite_axes *axes,
+                                 struct lb_error *err);
 };
 
 extern const struct lb_suite lb_suite_default;

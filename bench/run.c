@@ -208,6 +208,8 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
                             max_threads, hw->n_pus);
     }
 
+    if (cfg->suite->check_axes && (st = cfg->suite->check_axes(hw, &cfg->axes, err))) return st;
+
     /* reserve the output first: a bad path fails before any measuring */
     if ((st = lb_outfile_open(&out, cfg->output_path, err))) return st;
     g_outfile = &out;
