@@ -62,6 +62,9 @@ struct lb_suite {
 extern const struct lb_suite lb_suite_default;
 extern const struct lb_suite lb_suite_ceilings;
 extern const struct lb_suite lb_suite_pool;
+extern const struct lb_suite lb_suite_gemv;
+extern const struct lb_suite lb_suite_attention;
+extern const struct lb_suite lb_suite_moe;
 
 /* NULL-terminated table of all suites, in the order `suites` lists them */
 extern const struct lb_suite *const lb_suites[];

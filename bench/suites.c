@@ -35,6 +35,9 @@ const struct lb_suite *const lb_suites[] = {
     &lb_suite_default,
     &lb_suite_ceilings,
     &lb_suite_pool,
+    &lb_suite_gemv,
+    &lb_suite_attention,
+    &lb_suite_moe,
     NULL,
 };
 

@@ -1,0 +1,501 @@
+/* gemv-k-avx512.c: the AVX-512 level of the 256-element super-block
+ * formats' row dot products (Q2_K..Q6_K, IQ4_XS against Q8_K) and of the
+ * Q8_K activation quantizer (kernels/lb-gemv.h).
+ *
+ * Compiled with the AVX-512 flags (F/BW/VL/DQ/VNNI/BF16, see CMakeLists).
+ * Every dot uses VPDPBUSD/VPDPWSSD and so requires AVX512_VNNI; the
+ * quantizer uses only F/BW/VL/DQ.
+ *
+ * Workload: decode GEMV, weights streamed once from DRAM, the activation
+ * row (one 292-byte Q8_K block per 256 columns) hot in L1 and re-read for
+ * every row. Every format follows one plan per super-block:
+ *  - the quants become 4 zmm of 64 unsigned bytes in element order, so
+ *    the activation is read straight from the Q8_K block (its loads fold
+ *    into the multiplies; no per-row shuffles of the shared operand).
+ *    Nibble pairs: 32 bytes broadcast to both halves of a zmm, the upper
+ *    half shifted by 4 (VPSRLVW), one AND.
+ *  - K-quants: VPDPBUSD (u8 quants x s8 activation) gives int32 sums of 4
+ *    products, small enough to pack two zmm into one of int16 (VPACKSSDW,
+ *    never saturating), and one VPDPWSSD per packed pair multiplies by the
+ *    sub-block scales laid out per int16 lane (VPSHUFB/VPERMW), adding in
+ *    int32: the super-block's integer sum is exact, as in the reference.
+ *    IQ4_XS (|table value| x sign-adjusted activation, sums too large to
+ *    pack) uses VPMADDUBSW pair sums and one VPDPWSSD per zmm.
+ *  - offsets (Q3_K's -4, Q6_K's -32) and the mins of Q2_K/Q4_K/Q5_K go
+ *    through Q8_K's bsums, so the quant vectors stay unsigned.
+ *  - per super-block the int32 lanes are scaled by d * act.d in f32 and
+ *    summed in f32 lanes; the row's lanes are added at the end. The lanes
+ *    stay below 2^24 (converted exactly) except for Q6_K with extreme
+ *    inputs (all |q| and scales at their maximum: < 2^25, one f32 rounding,
+ *    relative 6e-8, far inside the tests' tolerance).
+ *
+ * Measured on the Zen 5 VM this was written on (3.4 GHz, /tmp scratch
+ * benchmark): in L2 a Q4_K super-block takes ~11 cycles (~43 GB/s per
+ * core), Q6_K ~12 (~60 GB/s). The loop is bound by vector issue: ~40
+ * vector instructions per super-block on 4 pipes, multiplies and shuffles
+ * sharing 3 of them, plus the activation's 64-byte loads, which cross
+ * cache lines (Q8_K blocks are 292 bytes). Streaming from DRAM one core
+ * gets ~75-80% of its read bandwidth with this much work per byte when the
+ * memory system is idle; software prefetch (T0/T1/NTA, 0.5-8 KiB ahead)
+ * did not change that, so there is none.
+ */
+#include "../gemv-impl.h"
+
+#if LB_GEMV_HAVE_X86
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "../../quant/lb-blocks.h"
+
+
+/* ---- shared helpers -------------------------------------------------- */
+
+/* fp16 bits -> f32 by F16C (exact, like lb_fp16_to_f32). */
+static inline float fp16_to_f32(uint16_t h)
+{
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+static inline float hsum_ps(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+static inline float hsum256_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Per-16-bit-lane shift counts: lo for the lower 256 bits (elements l <
+ * 32 of the zmm), hi for the upper. */
+static inline __m512i counts16(int lo, int hi)
+{
+    return _mm512_inserti64x4(_mm512_set1_epi16((short)lo), _mm256_set1_epi16((short)hi), 1);
+}
+
+/* 32 bytes at p in both halves of a zmm, shifted by the per-half counts
+ * cnt (16-bit lanes; the caller's AND removes what crossed bytes). */
+static inline __m512i bcast32_srlv(const uint8_t *p, __m512i cnt)
+{
+    return _mm512_srlv_epi16(_mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p)), cnt);
+}
+
+/* Index vectors for VPERMW: lane i of the result takes int16 lane f(i). */
+#define IDX32(f) \
+    _mm512_set_epi16(f(31), f(30), f(29), f(28), f(27), f(26), f(25), f(24), \
+                     f(23), f(22), f(21), f(20), f(19), f(18), f(17), f(16), \
+                     f(15), f(14), f(13), f(12), f(11), f(10), f(9), f(8),   \
+                     f(7), f(6), f(5), f(4), f(3), f(2), f(1), f(0))
+
+/* The integer core shared by the K-quants. w[c] holds elements 64c..64c+63
+ * as unsigned bytes, q8 the block's activation: VPDPBUSD gives per zmm 16
+ * int32 sums of 4 products (|sum| <= 4 * 63 * 128 = 32256 for every
+ * format using it, so they fit int16), and VPACKSSDW packs zmm pairs
+ * without saturating. p[0] = pack(d0, d1), p[1] = pack(d2, d3): in 128-bit
+ * lane L, int16 0-3 are d0's (d2's) dwords 4L..4L+3 and 4-7 d1's (d3's).
+ * One VPDPWSSD per packed pair then applies the sub-block scales, half the
+ * multiplies of VPMADDUBSW + VPDPWSSD per zmm. */
+static inline void dot_packed(const __m512i w[4], const int8_t *q8, __m512i p[2])
+{
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i d0 = _mm512_dpbusd_epi32(z, w[0], _mm512_loadu_si512(q8));
+    const __m512i d1 = _mm512_dpbusd_epi32(z, w[1], _mm512_loadu_si512(q8 + 64));
+    const __m512i d2 = _mm512_dpbusd_epi32(z, w[2], _mm512_loadu_si512(q8 + 128));
+    const __m512i d3 = _mm512_dpbusd_epi32(z, w[3], _mm512_loadu_si512(q8 + 192));
+    p[0] = _mm512_packs_epi32(d0, d1);
+    p[1] = _mm512_packs_epi32(d2, d3);
+}
+
+/* ---- Q4_K, Q5_K: 8 sub-blocks of 32 ---------------------------------- */
+
+/* The 12 packed scale bytes (and the 4 after them, ignored) ->
+ * [sc0..sc7, mn0..mn7], one byte each (layout in lb-blocks.h): sc/mn 0..3
+ * are the low 6 bits of bytes 0..7; sc/mn 4..7 take their low nibble from
+ * bytes 8..11 and their top 2 bits from bits 6-7 of bytes 0..7. */
+static inline __m128i k4_scales_mins(const uint8_t *s)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)s);
+    /* [b0..3, b8..11, b4..7, b8..11], the last dword >> 4 (its nibbles) */
+    __m128i a = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+    a = _mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4));
+    /* bits 6-7 of bytes 0..7 moved to bits 4-5, then to sc4..7 / mn4..7 */
+    __m128i t = _mm_and_si128(_mm_srli_epi64(v, 2), _mm_set1_epi8(0x30));
+    t = _mm_shuffle_epi8(t, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+    const __m128i keep = _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15);
+    return _mm_ternarylogic_epi32(a, keep, t, 0xEA); /* (a & keep) | t */
+}
+
+/* VPSHUFB control laying byte a over int16 lanes 0-3 and byte b over 4-7
+ * (zero-extended: 0xFF zeroes the high byte) of 128-bit lanes 0-1, and c,
+ * d the same in lanes 2-3. */
+#define SPREAD_Q(k) ((long long)(0xFF00FF00FF00FF00ull | (0x0001000100010001ull * (k))))
+#define SPREAD_P(a, b, c, d) \
+    _mm512_set_epi64(SPREAD_Q(d), SPREAD_Q(c), SPREAD_Q(d), SPREAD_Q(c), SPREAD_Q(b), SPREAD_Q(a), SPREAD_Q(b), SPREAD_Q(a))
+
+/* sum_k sc_k * (products of sub-block k) for Q4_K/Q5_K: sm is the
+ * [sc, mn] vector in every 128-bit lane. Packed lanes 0-1 hold sub-blocks
+ * 0 and 2 (of p[0]) / 4 and 6 (p[1]), lanes 2-3 sub-blocks 1, 3 / 5, 7;
+ * int32 lane per block <= 2 * (7620 * 63) * 2 < 2^24. */
+static inline __m512i k4_scaled(const __m512i p[2], __m512i sm)
+{
+    const __m512i s = _mm512_madd_epi16(p[0], _mm512_shuffle_epi8(sm, SPREAD_P(0, 2, 1, 3)));
+    return _mm512_dpwssd_epi32(s, p[1], _mm512_shuffle_epi8(sm, SPREAD_P(4, 6, 5, 7)));
+}
+
+/* mn_k * (bsums[2k] + bsums[2k+1]), 8 int32 lanes (mn byte k at 8 + k) */
+static inline __m256i k4_mins(__m512i sm, const int16_t *bsums)
+{
+    const __m256i cm = _mm256_setr_epi8(8, -1, 8, -1, 9, -1, 9, -1, 10, -1, 10, -1, 11, -1, 11, -1,
+                                        12, -1, 12, -1, 13, -1, 13, -1, 14, -1, 14, -1, 15, -1, 15, -1);
+    return _mm256_madd_epi16(_mm256_shuffle_epi8(_mm512_castsi512_si256(sm), cm),
+                             _mm256_loadu_si256((const __m256i *)bsums));
+}
+
+/* nibbles of element 64c + l (l < 32) low, + 32 high, of byte 32c + l:
+ * lower half shifted by 0, upper by 4 */
+static float dot_q4_k_q8_k(int64_t n, const void *w, const void *act)
+{
+    const struct lb_block_q4_k *x = w;
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), cnt = counts16(0, 4);
+    __m512 accf = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const struct lb_block_q4_k *b = &x[ib];
+        const __m512i sm = _mm512_broadcast_i32x4(k4_scales_mins(b->scales));
+        __m512i wv[4], p[2];
+        for (int c = 0; c < 4; c++) wv[c] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * c, cnt), m4);
+        dot_packed(wv, a[ib].qs, p);
+        const __m512i s = k4_scaled(p, sm);
+        const __m256i smin = k4_mins(sm, a[ib].bsums);
+
+        uint32_t dd;
+        memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
+        const __m128 dv = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[ib].d));
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), accf);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)), accm);
+    }
+    return hsum_ps(accf) - hsum256_ps(accm);
+}
+
+/* q in [0, 31]: as Q4_K plus the fifth bit of element 64c + l (l < 32),
+ * bit 2c of qh[l], and of 64c + 32 + l, bit 2c + 1, added as 16 where a
+ * VPTESTMB of the broadcast qh sets it. */
+static float dot_q5_k_q8_k(int64_t n, const void *w, const void *act)
+{
+    const struct lb_block_q5_k *x = w;
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10), cnt = counts16(0, 4);
+    __m512i hb[4];
+    for (int c = 0; c < 4; c++)
+        hb[c] = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * c))), _mm256_set1_epi8((char)(1 << (2 * c + 1))), 1);
+    __m512 accf = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const struct lb_block_q5_k *b = &x[ib];
+        const __m512i sm = _mm512_broadcast_i32x4(k4_scales_mins(b->scales));
+        const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qh));
+        __m512i wv[4], p[2];
+        for (int c = 0; c < 4; c++) {
+            wv[c] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * c, cnt), m4);
+            wv[c] = _mm512_mask_add_epi8(wv[c], _mm512_test_epi8_mask(hm, hb[c]), wv[c], b16);
+        }
+        dot_packed(wv, a[ib].qs, p);
+        const __m512i s = k4_scaled(p, sm);
+        const __m256i smin = k4_mins(sm, a[ib].bsums);
+
+        uint32_t dd;
+        memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
+        const __m128 dv = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[ib].d));
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), accf);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)), accm);
+    }
+    return hsum_ps(accf) - hsum256_ps(accm);
+}
+
+/* ---- Q2_K, Q3_K, Q6_K: 16 sub-blocks of 16 ---------------------------- */
+
+/* zmm c covers sub-blocks 4c..4c+3, dword lanes 4L..4L+3 sub-block 4c+L;
+ * packed, lane L holds sub-blocks L, 4+L (p[0]) and 8+L, 12+L (p[1]).
+ * VPERMW indices spreading 16 int16 scales that way. */
+#define F_P16_0(i) (((i) & 7) < 4 ? (i) / 8 : 4 + (i) / 8)
+#define F_P16_1(i) (8 + F_P16_0(i))
+
+/* acc + sum_k scale_k * (products of sub-block k); scz: the 16 scales as
+ * int16 in the lower 256 bits. */
+static inline __m512i k16_scaled(__m512i acc, const __m512i p[2], __m512i scz)
+{
+    acc = _mm512_dpwssd_epi32(acc, p[0], _mm512_permutexvar_epi16(IDX32(F_P16_0), scz));
+    return _mm512_dpwssd_epi32(acc, p[1], _mm512_permutexvar_epi16(IDX32(F_P16_1), scz));
+}
+
+/* element 128h + 32j + l is bits 2j..2j+1 of byte 32h + l: zmm 2h takes
+ * j = 0, 1 (shifts 0, 2), zmm 2h+1 j = 2, 3 (shifts 4, 6) */
+
+/* q in [0, 3], sc, m in [0, 15]; int32 lanes per block <= 2 * 2 * 3048 * 15.
+ * Mins: m_k * bsums_k. */
+static float dot_q2_k_q8_k(int64_t n, const void *w, const void *act)
+{
+    const struct lb_block_q2_k *x = w;
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    const __m512i m3 = _mm512_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m512i sh01 = counts16(0, 2), sh23 = counts16(4, 6);
+    __m512 accf = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const struct lb_block_q2_k *b = &x[ib];
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)b->scales);
+        const __m512i scz = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(sc8, m4)));
+        const __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
+        __m512i wv[4], p[2];
+        for (int h = 0; h < 2; h++) {
+            wv[2 * h] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh01), m3);
+            wv[2 * h + 1] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh23), m3);
+        }
+        dot_packed(wv, a[ib].qs, p);
+        const __m512i s = k16_scaled(_mm512_setzero_si512(), p, scz);
+        const __m256i smin = _mm256_madd_epi16(mn, _mm256_loadu_si256((const __m256i *)a[ib].bsums));
+
+        uint32_t dd;
+        memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
+        const __m128 dv = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[ib].d));
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), accf);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)), accm);
+    }
+    return hsum_ps(accf) - hsum256_ps(accm);
+}
+
+/* The 16 six-bit scales minus 32, as int8 (layout in lb-blocks.h). p is
+ * the block's byte 94: 16 bytes from there end at the block's end and
+ * hold qs[62..63], scales[0..11], d. */
+static inline __m128i q3_k_scales(const uint8_t *p)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)p);
+    /* low 4 bits: sc k < 8 low nibble of scales[k], k >= 8 high nibble of
+     * scales[k - 8] */
+    __m128i lo = _mm_shuffle_epi8(v, _mm_setr_epi8(2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5, 6, 7, 8, 9));
+    lo = _mm_and_si128(_mm_srlv_epi64(lo, _mm_set_epi64x(4, 0)), _mm_set1_epi8(0x0F));
+    /* top 2 bits: bits 2(k/4).. of scales[8 + k % 4] */
+    __m128i hi = _mm_shuffle_epi8(v, _mm_setr_epi8(10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13));
+    hi = _mm_and_si128(_mm_srlv_epi32(hi, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+    return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi32(hi, 4)), _mm_set1_epi8(32));
+}
+
+/* u = q + 4 in [0, 7] (low 2 bits as Q2_K, plus 4 where bit 4h + j of
+ * hmask[l] is set), scales sc - 32 in [-32, 31]; int32 lane per block <=
+ * 2 * 2 * 3556 * 32 + 2 * 2032 * 128. Offset: -4 * sum_k (sc_k - 32)
+ * bsums_k. */
+static float dot_q3_k_q8_k(int64_t n, const void *w, const void *act)
+{
+    const struct lb_block_q3_k *x = w;
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    const __m512i sh01 = counts16(0, 2), sh23 = counts16(4, 6);
+    __m512i hb[4];
+    for (int c = 0; c < 4; c++)
+        hb[c] = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * c))), _mm256_set1_epi8((char)(1 << (2 * c + 1))), 1);
+    const __m256i mfour = _mm256_set1_epi16(-4);
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const struct lb_block_q3_k *b = &x[ib];
+        const __m256i sc = _mm256_cvtepi8_epi16(q3_k_scales((const uint8_t *)b + 94));
+        const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->hmask));
+        __m512i wv[4], p[2];
+        for (int h = 0; h < 2; h++) {
+            wv[2 * h] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh01), m3);
+            wv[2 * h + 1] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh23), m3);
+        }
+        for (int c = 0; c < 4; c++)
+            wv[c] = _mm512_mask_add_epi8(wv[c], _mm512_test_epi8_mask(hm, hb[c]), wv[c], four);
+        dot_packed(wv, a[ib].qs, p);
+        const __m512i off = _mm512_zextsi256_si512(_mm256_madd_epi16(_mm256_mullo_epi16(sc, mfour),
+                                                   _mm256_loadu_si256((const __m256i *)a[ib].bsums)));
+        const __m512i s = k16_scaled(off, p, _mm512_zextsi256_si512(sc));
+
+        const float d = fp16_to_f32(b->d) * a[ib].d;
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);
+    }
+    return hsum_ps(accf);
+}
+
+/* q = ql | qh << 4 in [0, 63] (the reference's q + 32): low 4 bits of
+ * element 128h + 32j + l in ql[64h + l + 32 (j & 1)] (low nibble j < 2),
+ * top 2 at bits 2j of qh[32h + l]. int32 lane per block <= 2 * 2 * 32004 *
+ * 128 + 2 * 2032 * 4096 < 2^25 (see the file comment). Offset: -32 *
+ * sum_k sc_k bsums_k. */
+static float dot_q6_k_q8_k(int64_t n, const void *w, const void *act)
+{
+    const struct lb_block_q6_k *x = w;
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    /* qh bits 2j..2j+1 to bits 4-5: j=0 <<4, j=1 <<2 (elements 0..63 of the
+     * half); j=2 as is, j=3 >>2 (64..127) */
+    const __m512i sh_lo = counts16(4, 2), sh_hi = counts16(0, 2);
+    const __m256i m32 = _mm256_set1_epi16(-32);
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const struct lb_block_q6_k *b = &x[ib];
+        const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+        __m512i wv[4], p[2];
+        for (int h = 0; h < 2; h++) {
+            const __m512i l = _mm512_loadu_si512(b->ql + 64 * h);
+            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+            /* 0xF8: A | (B & C) */
+            wv[2 * h] = _mm512_ternarylogic_epi32(_mm512_and_si512(l, m4), _mm512_sllv_epi16(qh, sh_lo), m30, 0xF8);
+            wv[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                                      _mm512_srlv_epi16(qh, sh_hi), m30, 0xF8);
+        }
+        dot_packed(wv, a[ib].qs, p);
+        const __m512i off = _mm512_zextsi256_si512(_mm256_madd_epi16(_mm256_mullo_epi16(sc, m32),
+                                                   _mm256_loadu_si256((const __m256i *)a[ib].bsums)));
+        const __m512i s = k16_scaled(off, p, _mm512_zextsi256_si512(sc));
+
+        const float d = fp16_to_f32(b->d) * a[ib].d;
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);
+    }
+    return hsum_ps(accf);
+}
+
+/* ---- IQ4_XS ---------------------------------------------------------- */
+
+/* VPERMW indices for 32-element sub-blocks: zmm c (elements 64c..64c+63)
+ * has int16 pair sums 0..15 of sub-block 2c and 16..31 of 2c+1. */
+#define F_SC0(i) ((i) / 16)
+#define F_SC1(i) (2 + (i) / 16)
+#define F_SC2(i) (4 + (i) / 16)
+#define F_SC3(i) (6 + (i) / 16)
+
+/* ls - 32 of the 8 sub-blocks as int8, by scalar bit spreading: nibble k
+ * of scales_l and 2-bit field k of scales_h to byte k. */
+static inline __m128i iq4_xs_scales(const struct lb_block_iq4_xs *b)
+{
+    uint32_t l;
+    memcpy(&l, b->scales_l, 4);
+    uint64_t y = l;
+    y = (y | y << 16) & 0x0000FFFF0000FFFFull;
+    y = (y | y << 8) & 0x00FF00FF00FF00FFull;
+    y = (y | y << 4) & 0x0F0F0F0F0F0F0F0Full;
+    uint64_t z = b->scales_h;
+    z = (z | z << 24) & 0x000000FF000000FFull;
+    z = (z | z << 12) & 0x000F000F000F000Full;
+    z = (z | z << 6) & 0x0303030303030303ull;
+    return _mm_sub_epi8(_mm_cvtsi64_si128((long long)(y | z << 4)), _mm_set1_epi8(32));
+}
+
+/* Table values t (int8, |t| <= 127) times int8 activations: maddubs takes
+ * |t| (a second table) and the activation negated where t < 0 (nibble <
+ * 8: the grid is ascending with 8 negative entries): pair sums <= 2 * 127
+ * * 127; int32 lane per block <= 4 * 2 * 32258 * 32 < 2^24. */
+static float dot_iq4_xs_q8_k(int64_t n, const void *w, const void *act)
+{
+    const struct lb_block_iq4_xs *x = w;
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+    const __m128i t = _mm_loadu_si128((const __m128i *)lb_kvalues_iq4nl);
+    const __m512i tabs = _mm512_broadcast_i32x4(_mm_abs_epi8(t));
+    const __m512i i0 = IDX32(F_SC0), i1 = IDX32(F_SC1), i2 = IDX32(F_SC2), i3 = IDX32(F_SC3);
+    /* qword picks [lo lane 0, hi lane 0, lo lane 1, hi lane 1] and the same
+     * for lanes 2, 3 (VPERMT2Q: index >= 8 selects hi) */
+    const __m512i ilo = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
+    const __m512i ihi = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const struct lb_block_iq4_xs *b = &x[ib];
+        const int8_t *q8 = a[ib].qs;
+        const __m512i scz = _mm512_zextsi256_si512(_mm256_cvtepi8_epi16(iq4_xs_scales(b)));
+        /* 64 bytes = sub-blocks 4h..4h+3, one per 128-bit lane; sub-block
+         * k's 32 elements are [low nibbles, high nibbles] of its lane */
+        const __m512i q0 = _mm512_loadu_si512(b->qs), q1 = _mm512_loadu_si512(b->qs + 64);
+        const __m512i lo0 = _mm512_and_si512(q0, m4), hi0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
+        const __m512i lo1 = _mm512_and_si512(q1, m4), hi1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
+        const __m512i v[4] = {_mm512_permutex2var_epi64(lo0, ilo, hi0), _mm512_permutex2var_epi64(lo0, ihi, hi0),
+                              _mm512_permutex2var_epi64(lo1, ilo, hi1), _mm512_permutex2var_epi64(lo1, ihi, hi1)};
+        __m512i p[4];
+        for (int c = 0; c < 4; c++) {
+            const __mmask64 neg = _mm512_testn_epi8_mask(v[c], eight);
+            const __m512i av = _mm512_loadu_si512(q8 + 64 * c);
+            p[c] = _mm512_maddubs_epi16(_mm512_shuffle_epi8(tabs, v[c]), _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av));
+        }
+        __m512i s = _mm512_madd_epi16(p[0], _mm512_permutexvar_epi16(i0, scz));
+        s = _mm512_dpwssd_epi32(s, p[1], _mm512_permutexvar_epi16(i1, scz));
+        s = _mm512_dpwssd_epi32(s, p[2], _mm512_permutexvar_epi16(i2, scz));
+        s = _mm512_dpwssd_epi32(s, p[3], _mm512_permutexvar_epi16(i3, scz));
+        const float d = fp16_to_f32(b->d) * a[ib].d;
+        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);
+    }
+    return hsum_ps(accf);
+}
+
+/* ---- Q8_K activation quantizer ---------------------------------------- */
+/* ---- Q8_K activation quantizer ---------------------------------------- */
+
+/* Byte-identical to lb_quantize_q8_k_ref: amax by max of |x| (order does
+ * not matter for max), d = amax / 127 in f32, q = floor(x / d + 0.5) with
+ * the division and the +0.5 in double (correctly rounded, like the
+ * reference's (double)x / d), clamped to [-127, 127]; d == 0 gives zeros
+ * (also when amax / 127 underflows). VDIVPD is the cost (32 per block),
+ * small next to a GEMV's rows. */
+static void quantize_q8_k(const float *x, void *blocks, int64_t n)
+{
+    struct lb_block_q8_k *y = blocks;
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    const __m512d half = _mm512_set1_pd(0.5), lo = _mm512_set1_pd(-127.0), hi = _mm512_set1_pd(127.0);
+    for (int64_t ib = 0; ib < n / LB_QK_K; ib++) {
+        const float *xb = x + ib * LB_QK_K;
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < LB_QK_K; j += 16)
+            m = _mm512_max_ps(m, _mm512_and_ps(_mm512_loadu_ps(xb + j), absmask));
+        const float amax = _mm512_reduce_max_ps(m);
+        const float d = amax / 127.0f;
+        y[ib].d = d;
+        if (d == 0) {
+            memset(y[ib].qs, 0, sizeof y[ib].qs);
+            memset(y[ib].bsums, 0, sizeof y[ib].bsums);
+            continue;
+        }
+        const __m512d dv = _mm512_set1_pd((double)d);
+        for (int k = 0; k < LB_QK_K / 16; k++) {
+            const __m512 v = _mm512_loadu_ps(xb + 16 * k);
+            __m512d q0 = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+            __m512d q1 = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+            /* 0x09: round toward -inf, exceptions suppressed */
+            q0 = _mm512_roundscale_pd(_mm512_add_pd(_mm512_div_pd(q0, dv), half), 0x09);
+            q1 = _mm512_roundscale_pd(_mm512_add_pd(_mm512_div_pd(q1, dv), half), 0x09);
+            q0 = _mm512_min_pd(_mm512_max_pd(q0, lo), hi);
+            q1 = _mm512_min_pd(_mm512_max_pd(q1, lo), hi);
+            const __m512i qi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(q0)),
+                                                  _mm512_cvtpd_epi32(q1), 1);
+            _mm_storeu_si128((__m128i *)(y[ib].qs + 16 * k), _mm512_cvtepi32_epi8(qi));
+            y[ib].bsums[k] = (int16_t)_mm512_reduce_add_epi32(qi); /* |sum| <= 16 * 127 */
+        }
+    }
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+static const struct lb_dot_impl dots[] = {
+    {LB_QTYPE_Q4_K, LB_ISA_AVX512, LB_REQ_AVX512_VNNI, "avx512_vnni", dot_q4_k_q8_k},
+    {LB_QTYPE_Q6_K, LB_ISA_AVX512, LB_REQ_AVX512_VNNI, "avx512_vnni", dot_q6_k_q8_k},
+    {LB_QTYPE_Q5_K, LB_ISA_AVX512, LB_REQ_AVX512_VNNI, "avx512_vnni", dot_q5_k_q8_k},
+    {LB_QTYPE_Q3_K, LB_ISA_AVX512, LB_REQ_AVX512_VNNI, "avx512_vnni", dot_q3_k_q8_k},
+    {LB_QTYPE_Q2_K, LB_ISA_AVX512, LB_REQ_AVX512_VNNI, "avx512_vnni", dot_q2_k_q8_k},
+    {LB_QTYPE_IQ4_XS, LB_ISA_AVX512, LB_REQ_AVX512_VNNI, "avx512_vnni", dot_iq4_xs_q8_k},
+    {LB_QTYPE_COUNT, LB_ISA_AVX512, 0, NULL, NULL},
+};
+
+static const struct lb_actq_impl actqs[] = {
+    {LB_QTYPE_Q8_K, LB_ISA_AVX512, LB_REQ_NONE, quantize_q8_k},
+    {LB_QTYPE_COUNT, LB_ISA_AVX512, 0, NULL},
+};
+
+const struct lb_dot_table lb_gemv_table_k_avx512 = {dots, actqs};
+
+#endif /* x86 */

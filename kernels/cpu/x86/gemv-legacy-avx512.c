@@ -1,0 +1,558 @@
+/* gemv-legacy-avx512.c: the AVX-512 level of the row dot products of the
+ * 32-element formats (Q8_0, Q4_0, Q5_0, IQ4_NL, MXFP4 against Q8_0
+ * activations; Q4_1, Q5_1 against Q8_1) and of the Q8_0 / Q8_1 activation
+ * quantizers (lb-gemv.h).
+ *
+ * Compiled with the AVX-512 flags (F/BW/VL/DQ/VNNI/BF16, see CMakeLists),
+ * reached only through the dispatch in kernels/cpu/gemv.c, which checks
+ * each row's `requires` bits against the CPU. Every dot here uses
+ * VPDPBUSD (LB_REQ_AVX512_VNNI); an AVX-512 CPU without VNNI (Skylake-X)
+ * gets the AVX2 level's rows.
+ *
+ * Workload assumptions: decode GEMV, one weight row (n = 1k..64k) streamed
+ * from DRAM per call against an activation row that stays in L1/L2. The
+ * target is memory bandwidth, so the per-block instruction count is what
+ * matters: at ~20 GB/s per core a Q4_0 block (18 bytes) must retire in
+ * about 3 cycles. Tuned for Zen 4/5 (and Ice Lake and later).
+ *
+ * Layout of the work (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4): a step is
+ * four blocks, lane k (128 bits) of a zmm holding block k. The weights'
+ * 16 qs bytes of each block are gathered by one VPERMT2W from a 64-byte
+ * load and the step's remaining 4..32 bytes; low nibbles (elements 0..15)
+ * and high nibbles (16..31) are then two zmm, the fp16 d by VPERMW into
+ * [d0 x4, d1 x4, d2 x4, d3 x4] for VCVTPH2PS: the per-lane scale of the
+ * int32 lanes VPDPBUSD leaves (four per block). The activation comes in
+ * by 32-byte loads, [a0 | a1], [a2 | a3], and two VSHUFI64X2 make its
+ * low / high halves; its d (and Q8_1's s) are packed through a GPR. Per
+ * step: 4 VPDPBUSD, one FMA, no horizontal work until the end of the row.
+ * Q8_0 weights, 34-byte blocks like the activation, use two blocks per
+ * zmm from 32-byte loads (see dot_q8_0_q8_0).
+ *
+ * VPDPBUSD multiplies unsigned by signed bytes, so every weight is made
+ * unsigned by an offset c (Q4_0: the stored q, c = 8; Q5_0: c = 16; Q8_0:
+ * w ^ 0x80 = w + 128, c = 128, which also covers w = -128; IQ4_NL and
+ * MXFP4: a VPSHUFB table of value + 128, c = 128) and the block's
+ * c * sum(act) is subtracted, itself two VPDPBUSD of the constant c
+ * against the activation. Both are exact in int32 (|sum| < 2^23), so each
+ * block's integer sum equals the reference's. Q4_1 / Q5_1 are unsigned
+ * already (their offset is the m * s term, four blocks per VCVTPH2PS).
+ *
+ * The int32 lanes are converted to float and FMA'd with the block's scale
+ * d_w * d_a into a float accumulator, so the result differs from the
+ * reference (double accumulation) only by float rounding. Leftover blocks
+ * (nb % 4) take a scalar step with the same arithmetic.
+ *
+ * MXFP4 scales are d_a * 2^(e - 128) by VSCALEFPS, in float: e < 25 or
+ * e > 239 with extreme activation scales would leave the float range
+ * where the reference (double) does not; real checkpoints stay far inside.
+ */
+#include "../gemv-impl.h"
+
+#if LB_GEMV_HAVE_X86
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "../../quant/lb-blocks.h"
+
+/* ---- index tables for VPERMW / VPERMT2W -------------------------------
+ * A step covers four blocks. "Word w" is 16-bit word w of the step's
+ * bytes (block k of a format with B-byte blocks starts at word k B / 2).
+ * A two-source permute reads indices 0..31 from its first zmm and 32..63
+ * from its second; with loads at byte 0 and byte 64 the index is the word
+ * number itself. Lane k of a result (128 bits, 8 words) is block k. */
+
+#define L8(b) (b), (b) + 1, (b) + 2, (b) + 3, (b) + 4, (b) + 5, (b) + 6, (b) + 7
+#define Z8 0, 0, 0, 0, 0, 0, 0, 0
+/* lane k <- words b + s k .. b + s k + 7 (16 bytes of block k) */
+#define IDX4(b, s) {L8(b), L8((b) + (s)), L8((b) + 2 * (s)), L8((b) + 3 * (s))}
+/* words 4 k .. 4 k + 3 <- word b + s k: block k's fp16 scale over the 4
+ * int32 lanes its 128-bit lane holds after VPDPBUSD; the upper 16 words
+ * are not used */
+#define R4(b) (b), (b), (b), (b)
+#define BCAST4(b, s) {R4(b), R4((b) + (s)), R4((b) + 2 * (s)), R4((b) + 3 * (s)), Z8, Z8}
+/* words 0..3 <- word b + s k: four blocks' fp16 fields packed */
+#define PACK4(b, s) {(b), (b) + (s), (b) + 2 * (s), (b) + 3 * (s)}
+
+typedef int16_t lb_widx[32];
+
+/* Weights: W0 = bytes 0..63 of the step, W1 = its remaining 4..32 bytes
+ * (loaded by exactly their size, so nothing past the row is read). */
+static const lb_widx q40_qs = IDX4(1, 9); /* Q4_0 and IQ4_NL, 18-byte blocks */
+static const lb_widx q40_d = BCAST4(0, 9);
+static const lb_widx q41_qs = IDX4(2, 10); /* Q4_1, 20 bytes */
+static const lb_widx q41_d = BCAST4(0, 10);
+static const lb_widx q41_m = PACK4(1, 10);
+static const lb_widx q50_qs = IDX4(3, 11); /* Q5_0, 22 bytes */
+static const lb_widx q50_d = BCAST4(0, 11);
+/* fifth bits: words 0..3 = low 16 bits of each block's qh (elements
+ * 0..15), words 4..7 = high 16 bits (elements 16..31) */
+static const lb_widx q50_qh = {1, 12, 23, 34, 2, 13, 24, 35};
+static const lb_widx q51_qs = IDX4(4, 12); /* Q5_1, 24 bytes */
+static const lb_widx q51_d = BCAST4(0, 12);
+static const lb_widx q51_m = PACK4(1, 12);
+static const lb_widx q51_qh = {2, 14, 26, 38, 3, 15, 27, 39};
+/* MXFP4, 17 bytes: blocks 0 and 2 start at odd bytes, so their qs come
+ * from Ws = bytes 1..64 (block 0 at words 0.., block 2 at 17..), blocks 1
+ * and 3 from W0:W1 (words 9.., 26..). e of block k is byte 17 k, i.e.
+ * byte k of W0's lane k: one VPSHUFB zero-extends it into the lane's four
+ * int32 (control bytes >= 0x80 give 0). */
+static const lb_widx mx_qs13 = {Z8, L8(9), Z8, L8(26)};
+static const lb_widx mx_qs02 = {L8(0), Z8, L8(17), Z8};
+#define E4(k) (k), -1, -1, -1, (k), -1, -1, -1, (k), -1, -1, -1, (k), -1, -1, -1
+static const int8_t mx_e[64] = {E4(0), E4(1), E4(2), E4(3)};
+
+static inline __m512i ldidx(const int16_t *t) { return _mm512_loadu_si512(t); }
+
+/* ---- shared steps ----------------------------------------------------- */
+
+/* Loads are the scarce resource (measured on the Zen 5 VM: two vector
+ * loads per cycle whatever their width, one per cycle when a load splits
+ * a cache line), and split 64-byte loads also hurt the DRAM stream: with
+ * the activation gathered by four unaligned 64-byte loads per step (the
+ * natural VPERMT2W layout) one thread streamed Q4_0 at ~40% of the read
+ * bandwidth although that loop ran at ~28 GB/s in L1. So the activation
+ * comes in by 32-byte loads (two per block pair), the weights by one
+ * 64-byte load per step plus its 4..32-byte tail. Software prefetch (1 to
+ * 8 KiB ahead) made no measurable difference and is left out. */
+
+/* The four blocks' activation qs: lane k of *lo = qs[0..15] of block k,
+ * of *hi = qs[16..31]; from [a0 | a1] and [a2 | a3] by two 128-bit lane
+ * shuffles. */
+static inline void act4(const int8_t *q0, const int8_t *q1, const int8_t *q2,
+                        const int8_t *q3, __m512i *lo, __m512i *hi)
+{
+    __m512i x01 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q0)),
+                                     _mm256_loadu_si256((const __m256i *)q1), 1);
+    __m512i x23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q2)),
+                                     _mm256_loadu_si256((const __m256i *)q3), 1);
+    *lo = _mm512_shuffle_i64x2(x01, x23, 0x88); /* lanes 0, 2 of each */
+    *hi = _mm512_shuffle_i64x2(x01, x23, 0xDD); /* lanes 1, 3 */
+}
+
+/* Four 16-bit fields of consecutive blocks, packed low to high: the scales
+ * that are not in a loaded zmm anyway go through a GPR (plain 2-byte
+ * loads, no vector load that could split a line). */
+#define FIELD4(p, i, f)                                                       \
+    ((uint64_t)(p)[(i)].f | (uint64_t)(p)[(i) + 1].f << 16 |                 \
+     (uint64_t)(p)[(i) + 2].f << 32 | (uint64_t)(p)[(i) + 3].f << 48)
+
+/* Four fp16 -> float, value k in lanes 4 k .. 4 k + 3. */
+static inline __m512 spread4(uint64_t h4)
+{
+    const __m512i idx = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    __m128 f = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)h4));
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+}
+
+/* fp16 words 0..15 -> 16 floats */
+static inline __m512 h2f(__m512i h) { return _mm512_cvtph_ps(_mm512_castsi512_si256(h)); }
+
+/* Sum over lanes of (lo - c) . alo + (hi - c) . ahi, per int32 lane. */
+static inline __m512i dot4_off(__m512i lo, __m512i hi, __m512i alo, __m512i ahi, __m512i c)
+{
+    const __m512i z = _mm512_setzero_si512();
+    __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, lo, alo), hi, ahi);
+    __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, c, alo), c, ahi);
+    return _mm512_sub_epi32(p, s);
+}
+
+static inline __m512i dot4_u(__m512i lo, __m512i hi, __m512i alo, __m512i ahi)
+{
+    const __m512i z = _mm512_setzero_si512();
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, lo, alo), hi, ahi);
+}
+
+/* m * s of four blocks (fp16 words 0..3 and 4..7 of t), packed */
+static inline __m128 ms4(__m128i t)
+{
+    __m256 f = _mm256_cvtph_ps(t);
+    return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+}
+
+/* k-masks of the fifth bits: words 0..3 of h -> elements 0..15 of the four
+ * blocks (bit 16 k + j), words 4..7 -> elements 16..31 */
+static inline void qh_masks(__m512i h, __mmask64 *lo, __mmask64 *hi)
+{
+    __m128i x = _mm512_castsi512_si128(h);
+    *lo = _cvtu64_mask64((uint64_t)_mm_cvtsi128_si64(x));
+    *hi = _cvtu64_mask64((uint64_t)_mm_extract_epi64(x, 1));
+}
+
+static inline float hsum(__m512 acc, __m128 accm)
+{
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc, _mm512_zextps128_ps512(accm)));
+}
+
+/* 16-entry int8 grid + 128 (u8) in every 128-bit lane, for VPSHUFB */
+static inline __m512i grid_u8(const int8_t *grid)
+{
+    __m128i t = _mm_xor_si128(_mm_loadu_si128((const __m128i *)grid), _mm_set1_epi8((char)0x80));
+    return _mm512_broadcast_i32x4(t);
+}
+
+/* ---- scalar steps for the leftover blocks ----------------------------- */
+/* Same integer sums as the reference; scale products in float. */
+
+static inline float fp16(uint16_t h) { return _cvtsh_ss(h); }
+
+static inline int32_t sum_nib_q8(const uint8_t *qs, const int8_t *a, int off)
+{
+    int32_t s = 0;
+    for (int j = 0; j < 16; j++)
+        s += ((qs[j] & 15) - off) * a[j] + ((qs[j] >> 4) - off) * a[j + 16];
+    return s;
+}
+
+static inline int32_t sum_grid_q8(const uint8_t *qs, const int8_t *a, const int8_t *grid)
+{
+    int32_t s = 0;
+    for (int j = 0; j < 16; j++) s += grid[qs[j] & 15] * a[j] + grid[qs[j] >> 4] * a[j + 16];
+    return s;
+}
+
+static inline int32_t sum_q5_q8(const uint8_t *qs, const uint8_t *qh, const int8_t *a, int off)
+{
+    uint32_t h;
+    memcpy(&h, qh, sizeof h);
+    int32_t s = 0;
+    for (int j = 0; j < 16; j++) {
+        int lo = (qs[j] & 15) | (int)((h >> j) & 1) << 4;
+        int hi = (qs[j] >> 4) | (int)((h >> (j + 16)) & 1) << 4;
+        s += (lo - off) * a[j] + (hi - off) * a[j + 16];
+    }
+    return s;
+}
+
+static inline float e8m0(uint8_t e)
+{
+    uint32_t bits = e >= 2 ? (uint32_t)(e - 1) << 23 : 0x00200000u << e;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* ---- dots against Q8_0 ------------------------------------------------ */
+
+/* Q4_0 and IQ4_NL share the 18-byte layout; grid == NULL is Q4_0 (offset
+ * 8), else VPSHUFB of the grid + 128 (offset 128). */
+static inline float dot_nib18(int64_t n, const void *vw, const void *va, const int8_t *grid)
+{
+    const uint8_t *w = vw;
+    const struct lb_block_q8_0 *y = va;
+    const int64_t nb = n / 32;
+    const __m512i iq = ldidx(q40_qs), idw = ldidx(q40_d);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const __m512i c = _mm512_set1_epi8(grid ? (char)0x80 : 8);
+    const __m512i tbl = grid ? grid_u8(grid) : _mm512_setzero_si512();
+    __m512 acc = _mm512_setzero_ps();
+    int64_t ib = 0;
+    for (; ib + 4 <= nb; ib += 4, w += 72) {
+        __m512i w0 = _mm512_loadu_si512(w);
+        __m512i w1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 64)));
+        __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
+        __m512i lo = _mm512_and_si512(q, m4);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        if (grid) {
+            lo = _mm512_shuffle_epi8(tbl, lo);
+            hi = _mm512_shuffle_epi8(tbl, hi);
+        }
+        __m512i alo, ahi;
+        act4(y[ib].qs, y[ib + 1].qs, y[ib + 2].qs, y[ib + 3].qs, &alo, &ahi);
+        __m512 s = _mm512_mul_ps(h2f(_mm512_permutexvar_epi16(idw, w0)), spread4(FIELD4(y, ib, d)));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot4_off(lo, hi, alo, ahi, c)), s, acc);
+    }
+    float sum = _mm512_reduce_add_ps(acc);
+    const struct lb_block_q4_0 *x = vw;
+    for (; ib < nb; ib++)
+        sum += fp16(x[ib].d) * fp16(y[ib].d) *
+               (float)(grid ? sum_grid_q8(x[ib].qs, y[ib].qs, grid)
+                            : sum_nib_q8(x[ib].qs, y[ib].qs, 8));
+    return sum;
+}
+
+static float dot_q4_0_q8_0(int64_t n, const void *vw, const void *va)
+{
+    return dot_nib18(n, vw, va, NULL);
+}
+
+static float dot_iq4_nl_q8_0(int64_t n, const void *vw, const void *va)
+{
+    return dot_nib18(n, vw, va, lb_kvalues_iq4nl);
+}
+
+static float dot_q5_0_q8_0(int64_t n, const void *vw, const void *va)
+{
+    const uint8_t *w = vw;
+    const struct lb_block_q8_0 *y = va;
+    const int64_t nb = n / 32;
+    const __m512i iq = ldidx(q50_qs), idw = ldidx(q50_d), iqh = ldidx(q50_qh);
+    const __m512i m4 = _mm512_set1_epi8(15), c = _mm512_set1_epi8(16);
+    __m512 acc = _mm512_setzero_ps();
+    int64_t ib = 0;
+    for (; ib + 4 <= nb; ib += 4, w += 88) {
+        __m512i w0 = _mm512_loadu_si512(w);
+        __m512i w1 = _mm512_castsi256_si512(_mm256_maskz_loadu_epi16(0x0FFF, w + 64));
+        __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
+        __mmask64 klo, khi;
+        qh_masks(_mm512_permutex2var_epi16(w0, iqh, w1), &klo, &khi);
+        __m512i lo = _mm512_and_si512(q, m4);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        lo = _mm512_mask_add_epi8(lo, klo, lo, c);
+        hi = _mm512_mask_add_epi8(hi, khi, hi, c);
+        __m512i alo, ahi;
+        act4(y[ib].qs, y[ib + 1].qs, y[ib + 2].qs, y[ib + 3].qs, &alo, &ahi);
+        __m512 s = _mm512_mul_ps(h2f(_mm512_permutex2var_epi16(w0, idw, w1)), spread4(FIELD4(y, ib, d)));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot4_off(lo, hi, alo, ahi, c)), s, acc);
+    }
+    float sum = _mm512_reduce_add_ps(acc);
+    const struct lb_block_q5_0 *x = vw;
+    for (; ib < nb; ib++)
+        sum += fp16(x[ib].d) * fp16(y[ib].d) *
+               (float)sum_q5_q8(x[ib].qs, x[ib].qh, y[ib].qs, 16);
+    return sum;
+}
+
+static float dot_mxfp4_q8_0(int64_t n, const void *vw, const void *va)
+{
+    const uint8_t *w = vw;
+    const struct lb_block_q8_0 *y = va;
+    const int64_t nb = n / 32;
+    const __m512i iq13 = ldidx(mx_qs13), iq02 = ldidx(mx_qs02), ie = _mm512_loadu_si512(mx_e);
+    const __m512i m4 = _mm512_set1_epi8(15), c = _mm512_set1_epi8((char)0x80);
+    const __m512i bias = _mm512_set1_epi32(128);
+    const __m512i tbl = grid_u8(lb_kvalues_mxfp4);
+    __m512 acc = _mm512_setzero_ps();
+    int64_t ib = 0;
+    for (; ib + 4 <= nb; ib += 4, w += 68) {
+        __m512i w0 = _mm512_loadu_si512(w);
+        __m512i ws = _mm512_loadu_si512(w + 1);
+        int32_t tail;
+        memcpy(&tail, w + 64, sizeof tail); /* block 3's last 4 bytes */
+        __m512i w1 = _mm512_castsi128_si512(_mm_cvtsi32_si128(tail));
+        __m512i q = _mm512_permutex2var_epi16(w0, iq13, w1);
+        q = _mm512_mask_permutexvar_epi16(q, 0x00FF00FF, iq02, ws);
+        __m512i lo = _mm512_shuffle_epi8(tbl, _mm512_and_si512(q, m4));
+        __m512i hi = _mm512_shuffle_epi8(tbl, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+        __m512i alo, ahi;
+        act4(y[ib].qs, y[ib + 1].qs, y[ib + 2].qs, y[ib + 3].qs, &alo, &ahi);
+        /* d_a * 2^(e - 128) by VSCALEFPS: exact, and it gives the f32
+         * subnormals of e = 0, 1 as lb_e8m0_to_f32_half does */
+        __m512 e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_shuffle_epi8(w0, ie), bias));
+        __m512 s = _mm512_scalef_ps(spread4(FIELD4(y, ib, d)), e);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot4_off(lo, hi, alo, ahi, c)), s, acc);
+    }
+    float sum = _mm512_reduce_add_ps(acc);
+    const struct lb_block_mxfp4 *x = vw;
+    for (; ib < nb; ib++)
+        sum += e8m0(x[ib].e) * fp16(y[ib].d) *
+               (float)sum_grid_q8(x[ib].qs, y[ib].qs, lb_kvalues_mxfp4);
+    return sum;
+}
+
+/* Q8_0 weights have the activation's 34-byte layout, so both sides use
+ * the two-block layout: zmm = [block k qs (32 B) | block k + 1 qs] from two
+ * 32-byte loads (which split cache lines half as often as 64-byte ones).
+ * The weight is made unsigned by ^ 0x80 (w + 128, right for -128 too).
+ * The four blocks' d are packed through two GPRs: cheaper here than the
+ * permutes, since nothing else needs the 64-byte loads. */
+static inline __m512i ld2x32(const int8_t *p0, const int8_t *p1)
+{
+    __m256i lo = _mm256_loadu_si256((const __m256i *)p0);
+    __m256i hi = _mm256_loadu_si256((const __m256i *)p1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+static float dot_q8_0_q8_0(int64_t n, const void *vw, const void *va)
+{
+    const struct lb_block_q8_0 *x = vw, *y = va;
+    const int64_t nb = n / 32;
+    const __m512i lo2 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i hi2 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+    const __m512i c = _mm512_set1_epi8((char)0x80), z = _mm512_setzero_si512();
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t ib = 0;
+    for (; ib + 4 <= nb; ib += 4) {
+        __m128i h = _mm_set_epi64x((long long)FIELD4(y, ib, d), (long long)FIELD4(x, ib, d));
+        __m512 s4 = _mm512_castps128_ps512(ms4(h));
+        __m512i u01 = _mm512_xor_si512(ld2x32(x[ib].qs, x[ib + 1].qs), c);
+        __m512i u23 = _mm512_xor_si512(ld2x32(x[ib + 2].qs, x[ib + 3].qs), c);
+        __m512i y01 = ld2x32(y[ib].qs, y[ib + 1].qs), y23 = ld2x32(y[ib + 2].qs, y[ib + 3].qs);
+        __m512i i01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u01, y01), _mm512_dpbusd_epi32(z, c, y01));
+        __m512i i23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u23, y23), _mm512_dpbusd_epi32(z, c, y23));
+        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(lo2, s4), acc0);
+        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(hi2, s4), acc1);
+    }
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    for (; ib < nb; ib++) {
+        int32_t si = 0;
+        for (int j = 0; j < 32; j++) si += x[ib].qs[j] * y[ib].qs[j];
+        sum += fp16(x[ib].d) * fp16(y[ib].d) * (float)si;
+    }
+    return sum;
+}
+
+/* ---- dots against Q8_1 ------------------------------------------------ */
+/* sum = d_w d_a sum(q a) + m s: the integer part needs no offset; m * s of
+ * four blocks is one 4-lane product added into a separate accumulator. */
+
+static float dot_q4_1_q8_1(int64_t n, const void *vw, const void *va)
+{
+    const uint8_t *w = vw;
+    const struct lb_block_q8_1 *y = va;
+    const int64_t nb = n / 32;
+    const __m512i iq = ldidx(q41_qs), idw = ldidx(q41_d), im = ldidx(q41_m);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc = _mm512_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    int64_t ib = 0;
+    for (; ib + 4 <= nb; ib += 4, w += 80) {
+        __m512i w0 = _mm512_loadu_si512(w);
+        __m512i w1 = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + 64)));
+        __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
+        __m512i lo = _mm512_and_si512(q, m4);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        __m512i alo, ahi;
+        act4(y[ib].qs, y[ib + 1].qs, y[ib + 2].qs, y[ib + 3].qs, &alo, &ahi);
+        __m512 s = _mm512_mul_ps(h2f(_mm512_permutexvar_epi16(idw, w0)), spread4(FIELD4(y, ib, d)));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot4_u(lo, hi, alo, ahi)), s, acc);
+        /* m of the four blocks in words 0..3, their activation s in 4..7 */
+        __m128i ms = _mm_insert_epi64(_mm512_castsi512_si128(_mm512_permutexvar_epi16(im, w0)),
+                                      (long long)FIELD4(y, ib, s), 1);
+        accm = _mm_add_ps(accm, ms4(ms));
+    }
+    float sum = hsum(acc, accm);
+    const struct lb_block_q4_1 *x = vw;
+    for (; ib < nb; ib++)
+        sum += fp16(x[ib].d) * fp16(y[ib].d) * (float)sum_nib_q8(x[ib].qs, y[ib].qs, 0) +
+               fp16(x[ib].m) * fp16(y[ib].s);
+    return sum;
+}
+
+static float dot_q5_1_q8_1(int64_t n, const void *vw, const void *va)
+{
+    const uint8_t *w = vw;
+    const struct lb_block_q8_1 *y = va;
+    const int64_t nb = n / 32;
+    const __m512i iq = ldidx(q51_qs), idw = ldidx(q51_d), im = ldidx(q51_m), iqh = ldidx(q51_qh);
+    const __m512i m4 = _mm512_set1_epi8(15), b4 = _mm512_set1_epi8(16);
+    __m512 acc = _mm512_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    int64_t ib = 0;
+    for (; ib + 4 <= nb; ib += 4, w += 96) {
+        __m512i w0 = _mm512_loadu_si512(w);
+        __m512i w1 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w + 64)));
+        __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
+        __mmask64 klo, khi;
+        qh_masks(_mm512_permutex2var_epi16(w0, iqh, w1), &klo, &khi);
+        __m512i lo = _mm512_and_si512(q, m4);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        lo = _mm512_mask_add_epi8(lo, klo, lo, b4);
+        hi = _mm512_mask_add_epi8(hi, khi, hi, b4);
+        __m512i alo, ahi;
+        act4(y[ib].qs, y[ib + 1].qs, y[ib + 2].qs, y[ib + 3].qs, &alo, &ahi);
+        __m512 s = _mm512_mul_ps(h2f(_mm512_permutex2var_epi16(w0, idw, w1)), spread4(FIELD4(y, ib, d)));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot4_u(lo, hi, alo, ahi)), s, acc);
+        __m128i ms = _mm_insert_epi64(_mm512_castsi512_si128(_mm512_permutex2var_epi16(w0, im, w1)),
+                                      (long long)FIELD4(y, ib, s), 1);
+        accm = _mm_add_ps(accm, ms4(ms));
+    }
+    float sum = hsum(acc, accm);
+    const struct lb_block_q5_1 *x = vw;
+    for (; ib < nb; ib++)
+        sum += fp16(x[ib].d) * fp16(y[ib].d) *
+                   (float)sum_q5_q8(x[ib].qs, x[ib].qh, y[ib].qs, 0) +
+               fp16(x[ib].m) * fp16(y[ib].s);
+    return sum;
+}
+
+/* ---- activation quantizers -------------------------------------------- */
+/* Bit-exact with quant.c's q8_block32: d = fp16(amax / 127) (VCVTPS2PH
+ * with round-to-nearest-even is lb_f32_to_fp16 for every finite input),
+ * q = floor(x / d + 0.5) clamped to [-127, 127], with x / d and + 0.5
+ * in double as the reference does (a float quotient can round onto a .5
+ * tie the double one is below). */
+
+/* One block: writes qs[32], returns the fp16 d, *sum = sum(qs). */
+static inline uint16_t q8_block32(const float *x, int8_t *qs, int32_t *sum)
+{
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0),
+                                                    _mm512_andnot_ps(sign, v1)));
+    const uint16_t dh = (uint16_t)_cvtss_sh(amax / 127.0f, _MM_FROUND_TO_NEAREST_INT);
+    const float d = _cvtsh_ss(dh);
+    if (d == 0) {
+        memset(qs, 0, 32);
+        *sum = 0;
+        return dh;
+    }
+    const __m512d dd = _mm512_set1_pd((double)d), half = _mm512_set1_pd(0.5);
+    const __m512d lo = _mm512_set1_pd(-127.0), hi = _mm512_set1_pd(127.0);
+    __m512i q[2];
+    for (int k = 0; k < 2; k++) {
+        __m512 v = k ? v1 : v0;
+        __m512d a = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d b = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        a = _mm512_add_pd(_mm512_div_pd(a, dd), half);
+        b = _mm512_add_pd(_mm512_div_pd(b, dd), half);
+        a = _mm512_roundscale_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        b = _mm512_roundscale_pd(b, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        a = _mm512_min_pd(_mm512_max_pd(a, lo), hi);
+        b = _mm512_min_pd(_mm512_max_pd(b, lo), hi);
+        /* whole numbers in range: the conversion is exact */
+        __m256i ia = _mm512_cvtpd_epi32(a), ib = _mm512_cvtpd_epi32(b);
+        q[k] = _mm512_inserti64x4(_mm512_castsi256_si512(ia), ib, 1);
+    }
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(q[0]));
+    _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtepi32_epi8(q[1]));
+    *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q[0], q[1]));
+    return dh;
+}
+
+static void quantize_q8_0(const float *x, void *blocks, int64_t n)
+{
+    struct lb_block_q8_0 *y = blocks;
+    for (int64_t ib = 0; ib < n / LB_QK8_0; ib++) {
+        int32_t sum;
+        y[ib].d = q8_block32(x + ib * LB_QK8_0, y[ib].qs, &sum);
+    }
+}
+
+static void quantize_q8_1(const float *x, void *blocks, int64_t n)
+{
+    struct lb_block_q8_1 *y = blocks;
+    for (int64_t ib = 0; ib < n / LB_QK8_1; ib++) {
+        int32_t sum;
+        y[ib].d = q8_block32(x + ib * LB_QK8_1, y[ib].qs, &sum);
+        /* s as the reference: fp16(fp16(d) * (float)sum) */
+        y[ib].s = (uint16_t)_cvtss_sh(_cvtsh_ss(y[ib].d) * (float)sum,
+                                      _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+
+/* ---- table ------------------------------------------------------------ */
+
+#define VNNI_ROW(T, fn)                                                       \
+    {LB_QTYPE_##T, LB_ISA_AVX512, LB_REQ_AVX512_VNNI, "avx512_vnni", fn}
+
+static const struct lb_dot_impl dots[] = {
+    VNNI_ROW(Q8_0, dot_q8_0_q8_0),
+    VNNI_ROW(Q4_0, dot_q4_0_q8_0),
+    VNNI_ROW(Q5_0, dot_q5_0_q8_0),
+    VNNI_ROW(Q4_1, dot_q4_1_q8_1),
+    VNNI_ROW(Q5_1, dot_q5_1_q8_1),
+    VNNI_ROW(IQ4_NL, dot_iq4_nl_q8_0),
+    VNNI_ROW(MXFP4, dot_mxfp4_q8_0),
+    {LB_QTYPE_F32, LB_ISA_AVX512, 0, NULL, NULL},
+};
+
+static const struct lb_actq_impl actqs[] = {
+    {LB_QTYPE_Q8_0, LB_ISA_AVX512, LB_REQ_NONE, quantize_q8_0},
+    {LB_QTYPE_Q8_1, LB_ISA_AVX512, LB_REQ_NONE, quantize_q8_1},
+    {LB_QTYPE_F32, LB_ISA_AVX512, 0, NULL},
+};
+
+const struct lb_dot_table lb_gemv_table_legacy_avx512 = {dots, actqs};
+
+#endif /* LB_GEMV_HAVE_X86 */
