@@ -18,8 +18,8 @@
 
 /* Every table an ISA file may export, NULL where the file is not linked
  * (gemv-impl.h explains the weak declarations). The order matters only
- * between entries of the same ISA level for the same format: the first
- * listed wins. */
+ * between entries for the same format with as many requirement bits and
+ * the same ISA level (see outranks): the first listed wins. */
 static const struct lb_gemv_registry_entry registry[] = {
 #if LB_GEMV_HAVE_X86
     {"x86/gemv-float-avx2.c", &lb_gemv_table_float_avx2},

@@ -25,15 +25,15 @@
  *     GT heads x 16 / GT chunks = 16 accumulators live in registers.
  * Cost per position and kv head: 2 G head_dim / 16 FMAs, the unavoidable
  * part, plus one dequantization per cached element (1 instruction for
- * F16, 4 for Q8_0 with its scale), 45 / PT tree instructions per head and
- * a few for the softmax. On Zen 5 at G = 4, head_dim 128 that is ~64 FMAs
- * in ~150 vector instructions per position: compute, not bandwidth, bounds
- * one core; docs/attention.md has the measured split.
+ * F16, ~4.5 for Q8_0 with its scale), 45 / PT tree instructions per head
+ * and a few for the softmax. On Zen 5 at G = 4, head_dim 128 that is 64
+ * FMAs in ~100-150 vector instructions per position, ~49 cycles for F16:
+ * one core computes about as fast as it can stream (docs/attention.md).
  *
  * Workload assumptions: a tile's K and V rows (2 x 16 rows, at most 32 KiB
- * for F32 x 256) and the weights stay in L1; the cache streams
- * sequentially, two streams (K and V of one kv head) per worker, which
- * the hardware prefetchers follow. A last partial tile is copied into a
+ * for F32 x 256) and the weights stay in L1; the cache streams in order,
+ * two streams (K and V of one kv head) per worker, with a software
+ * prefetch two tiles ahead (PF_POS). A last partial tile is copied into a
  * zero-padded buffer so the inner loops never test for it.
  */
 #include "../../lb-attn.h"

@@ -224,18 +224,19 @@ static float dot_q5_k_q8_k(int64_t n, const void *w, const void *act)
 #define F_P16_0(i) (((i) & 7) < 4 ? (i) / 8 : 4 + (i) / 8)
 #define F_P16_1(i) (8 + F_P16_0(i))
 
-/* acc + sum_k scale_k * (products of sub-block k); scz: the 16 scales as
- * int16 in the lower 256 bits. */
-static inline __m512i k16_scaled(__m512i acc, const __m512i p[2], __m512i scz)
+/* sum_k scale_k * (products of sub-block k), plus acc unless acc is
+ * NULL; scz: the 16 scales as int16 in the lower 256 bits. */
+static inline __m512i k16_scaled(const __m512i *acc, const __m512i p[2], __m512i scz)
 {
-    acc = _mm512_dpwssd_epi32(acc, p[0], _mm512_permutexvar_epi16(IDX32(F_P16_0), scz));
-    return _mm512_dpwssd_epi32(acc, p[1], _mm512_permutexvar_epi16(IDX32(F_P16_1), scz));
+    const __m512i s0 = _mm512_permutexvar_epi16(IDX32(F_P16_0), scz);
+    const __m512i s = acc ? _mm512_dpwssd_epi32(*acc, p[0], s0) : _mm512_madd_epi16(p[0], s0);
+    return _mm512_dpwssd_epi32(s, p[1], _mm512_permutexvar_epi16(IDX32(F_P16_1), scz));
 }
 
 /* element 128h + 32j + l is bits 2j..2j+1 of byte 32h + l: zmm 2h takes
  * j = 0, 1 (shifts 0, 2), zmm 2h+1 j = 2, 3 (shifts 4, 6) */
 
-/* q in [0, 3], sc, m in [0, 15]; int32 lanes per block <= 2 * 2 * 3048 * 15.
+/* q in [0, 3], sc, m in [0, 15]; int32 lanes per block <= 2 * 2 * 1524 * 15.
  * Mins: m_k * bsums_k. */
 static float dot_q2_k_q8_k(int64_t n, const void *w, const void *act)
 {
@@ -258,7 +259,7 @@ static float dot_q2_k_q8_k(int64_t n, const void *w, const void *act)
             wv[2 * h + 1] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh23), m3);
         }
         dot_packed(wv, a[ib].qs, p);
-        const __m512i s = k16_scaled(_mm512_setzero_si512(), p, scz);
+        const __m512i s = k16_scaled(NULL, p, scz);
         const __m256i smin = _mm256_madd_epi16(mn, _mm256_loadu_si256((const __m256i *)a[ib].bsums));
 
         uint32_t dd;
@@ -316,7 +317,7 @@ static float dot_q3_k_q8_k(int64_t n, const void *w, const void *act)
         dot_packed(wv, a[ib].qs, p);
         const __m512i off = _mm512_zextsi256_si512(_mm256_madd_epi16(_mm256_mullo_epi16(sc, mfour),
                                                    _mm256_loadu_si256((const __m256i *)a[ib].bsums)));
-        const __m512i s = k16_scaled(off, p, _mm512_zextsi256_si512(sc));
+        const __m512i s = k16_scaled(&off, p, _mm512_zextsi256_si512(sc));
 
         const float d = fp16_to_f32(b->d) * a[ib].d;
         accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);
@@ -355,7 +356,7 @@ static float dot_q6_k_q8_k(int64_t n, const void *w, const void *act)
         dot_packed(wv, a[ib].qs, p);
         const __m512i off = _mm512_zextsi256_si512(_mm256_madd_epi16(_mm256_mullo_epi16(sc, m32),
                                                    _mm256_loadu_si256((const __m256i *)a[ib].bsums)));
-        const __m512i s = k16_scaled(off, p, _mm512_zextsi256_si512(sc));
+        const __m512i s = k16_scaled(&off, p, _mm512_zextsi256_si512(sc));
 
         const float d = fp16_to_f32(b->d) * a[ib].d;
         accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);

@@ -104,6 +104,17 @@ static const int8_t mx_e[64] = {E4(0), E4(1), E4(2), E4(3)};
 
 static inline __m512i ldidx(const int16_t *t) { return _mm512_loadu_si512(t); }
 
+/* The step's 64-byte weight load. Several permutes read it; without the
+ * empty asm GCC folds it into each as a memory operand, i.e. loads the
+ * same (line-splitting) 64 bytes two or three times per step, and loads
+ * are the bottleneck here (see below). */
+static inline __m512i ld64_once(const uint8_t *p)
+{
+    __m512i v = _mm512_loadu_si512(p);
+    __asm__("" : "+v"(v));
+    return v;
+}
+
 /* ---- shared steps ----------------------------------------------------- */
 
 /* Loads are the scarce resource (measured on the Zen 5 VM: two vector
@@ -113,8 +124,20 @@ static inline __m512i ldidx(const int16_t *t) { return _mm512_loadu_si512(t); }
  * natural VPERMT2W layout) one thread streamed Q4_0 at ~40% of the read
  * bandwidth although that loop ran at ~28 GB/s in L1. So the activation
  * comes in by 32-byte loads (two per block pair), the weights by one
- * 64-byte load per step plus its 4..32-byte tail. Software prefetch (1 to
- * 8 KiB ahead) made no measurable difference and is left out. */
+ * 64-byte load per step plus its 4..32-byte tail. */
+
+/* Software prefetch of the weight stream, PF_AHEAD bytes ahead. A step is
+ * ~40 instructions for 68..96 weight bytes, so the out-of-order window
+ * covers well under 1 KiB of the stream; when both cores stream and the
+ * memory latency grows, the hardware prefetcher alone left 2-thread Q4_0
+ * ~10% further from the read bandwidth (paired A/B runs on the VM, noisy).
+ * One prefetch per 64 bytes of the step: consecutive steps then cover
+ * every line. */
+#define PF_AHEAD 4096
+static inline void pf_lines(const uint8_t *p, int step_bytes)
+{
+    for (int o = 0; o < step_bytes; o += 64) _mm_prefetch((const char *)p + PF_AHEAD + o, _MM_HINT_T0);
+}
 
 /* The four blocks' activation qs: lane k of *lo = qs[0..15] of block k,
  * of *hi = qs[16..31]; from [a0 | a1] and [a2 | a3] by two 128-bit lane
@@ -248,7 +271,8 @@ static inline float dot_nib18(int64_t n, const void *vw, const void *va, const i
     __m512 acc = _mm512_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 72) {
-        __m512i w0 = _mm512_loadu_si512(w);
+        pf_lines(w, 72);
+        __m512i w0 = ld64_once(w);
         __m512i w1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 64)));
         __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
         __m512i lo = _mm512_and_si512(q, m4);
@@ -291,7 +315,8 @@ static float dot_q5_0_q8_0(int64_t n, const void *vw, const void *va)
     __m512 acc = _mm512_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 88) {
-        __m512i w0 = _mm512_loadu_si512(w);
+        pf_lines(w, 88);
+        __m512i w0 = ld64_once(w);
         __m512i w1 = _mm512_castsi256_si512(_mm256_maskz_loadu_epi16(0x0FFF, w + 64));
         __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
         __mmask64 klo, khi;
@@ -325,8 +350,9 @@ static float dot_mxfp4_q8_0(int64_t n, const void *vw, const void *va)
     __m512 acc = _mm512_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 68) {
-        __m512i w0 = _mm512_loadu_si512(w);
-        __m512i ws = _mm512_loadu_si512(w + 1);
+        pf_lines(w, 68);
+        __m512i w0 = ld64_once(w);
+        __m512i ws = ld64_once(w + 1);
         int32_t tail;
         memcpy(&tail, w + 64, sizeof tail); /* block 3's last 4 bytes */
         __m512i w1 = _mm512_castsi128_si512(_mm_cvtsi32_si128(tail));
@@ -373,6 +399,7 @@ static float dot_q8_0_q8_0(int64_t n, const void *vw, const void *va)
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4) {
+        pf_lines((const uint8_t *)(x + ib), 4 * (int)sizeof *x);
         __m128i h = _mm_set_epi64x((long long)FIELD4(y, ib, d), (long long)FIELD4(x, ib, d));
         __m512 s4 = _mm512_castps128_ps512(ms4(h));
         __m512i u01 = _mm512_xor_si512(ld2x32(x[ib].qs, x[ib + 1].qs), c);
@@ -407,7 +434,8 @@ static float dot_q4_1_q8_1(int64_t n, const void *vw, const void *va)
     __m128 accm = _mm_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 80) {
-        __m512i w0 = _mm512_loadu_si512(w);
+        pf_lines(w, 80);
+        __m512i w0 = ld64_once(w);
         __m512i w1 = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + 64)));
         __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
         __m512i lo = _mm512_and_si512(q, m4);
@@ -440,7 +468,8 @@ static float dot_q5_1_q8_1(int64_t n, const void *vw, const void *va)
     __m128 accm = _mm_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 96) {
-        __m512i w0 = _mm512_loadu_si512(w);
+        pf_lines(w, 96);
+        __m512i w0 = ld64_once(w);
         __m512i w1 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w + 64)));
         __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
         __mmask64 klo, khi;
