@@ -25,8 +25,8 @@
  *     GT heads x 16 / GT chunks = 16 accumulators live in registers.
  * Cost per position and kv head: 2 G head_dim / 16 FMAs, the unavoidable
  * part, plus one dequantization per cached element (1 instruction for
- * F16, ~4.5 for Q8_0 with its scale), 45 / PT tree instructions per head
- * and a few for the softmax. On Zen 5 at G = 4, head_dim 128 that is 64
+ * F16, ~4.5 for Q8_0 with its scale), 45 / 16 tree instructions per head
+ * (one tree per head and tile) and a few for the softmax. On Zen 5 at G = 4, head_dim 128 that is 64
  * FMAs in ~100-150 vector instructions per position, ~49 cycles for F16:
  * one core computes about as fast as it can stream (docs/attention.md).
  *

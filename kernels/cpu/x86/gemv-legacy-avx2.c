@@ -187,11 +187,6 @@ static inline int32_t sum_q8_q8(const int8_t *w, const int8_t *a)
 
 /* ---- the dot loops ---------------------------------------------------- */
 
-/* Software prefetch distance of the weight stream in bytes, one prefetch
- * per 64 bytes of each 4-block step (see gemv-legacy-avx512.c). */
-#define PF_AHEAD 4096
-
-
 /* DOT_BODY: four blocks per step; IBLK(k) is block ib + k's int32 lanes,
  * SCALES the four scales (__m128), MS the m * s term of four blocks
  * (__m128, zero for the symmetric formats), TAIL one leftover block's
@@ -204,8 +199,6 @@ static inline int32_t sum_q8_q8(const int8_t *w, const int8_t *a)
     __m128 accm = _mm_setzero_ps();                                           \
     int64_t ib = 0;                                                           \
     for (; ib + 4 <= nb; ib += 4) {                                           \
-        for (int o = 0; o < (int)(4 * sizeof(WT)); o += 64)                   \
-            _mm_prefetch((const char *)(x + ib) + PF_AHEAD + o, _MM_HINT_T0); \
         /* the scales go through memory: VBROADCASTSS from memory is a    \
          * plain load, cheaper than a lane permute per block */           \
         float s4[4];                                                          \

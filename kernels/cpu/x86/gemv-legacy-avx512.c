@@ -11,9 +11,10 @@
  *
  * Workload assumptions: decode GEMV, one weight row (n = 1k..64k) streamed
  * from DRAM per call against an activation row that stays in L1/L2. The
- * target is memory bandwidth, so the per-block instruction count is what
- * matters: at ~20 GB/s per core a Q4_0 block (18 bytes) must retire in
- * about 3 cycles. Tuned for Zen 4/5 (and Ice Lake and later).
+ * target is memory bandwidth, so the per-block instruction (and load)
+ * count is what matters: two Zen 5 cores of the dev VM read ~60 GB/s,
+ * ~30 GB/s each, i.e. one Q4_0 block (18 bytes) every ~2 cycles at
+ * 3.4 GHz; these loops do a 4-block step in ~7.5 cycles in L1/L2.
  *
  * Layout of the work (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4): a step is
  * four blocks, lane k (128 bits) of a zmm holding block k. The weights'
@@ -124,20 +125,11 @@ static inline __m512i ld64_once(const uint8_t *p)
  * natural VPERMT2W layout) one thread streamed Q4_0 at ~40% of the read
  * bandwidth although that loop ran at ~28 GB/s in L1. So the activation
  * comes in by 32-byte loads (two per block pair), the weights by one
- * 64-byte load per step plus its 4..32-byte tail. */
-
-/* Software prefetch of the weight stream, PF_AHEAD bytes ahead. A step is
- * ~40 instructions for 68..96 weight bytes, so the out-of-order window
- * covers well under 1 KiB of the stream; when both cores stream and the
- * memory latency grows, the hardware prefetcher alone left 2-thread Q4_0
- * ~10% further from the read bandwidth (paired A/B runs on the VM, noisy).
- * One prefetch per 64 bytes of the step: consecutive steps then cover
- * every line. */
-#define PF_AHEAD 4096
-static inline void pf_lines(const uint8_t *p, int step_bytes)
-{
-    for (int o = 0; o < step_bytes; o += 64) _mm_prefetch((const char *)p + PF_AHEAD + o, _MM_HINT_T0);
-}
+ * 64-byte load per step plus its 4..32-byte tail. Software prefetch of
+ * the weights (1..8 KiB ahead, one per line) was tried and left out: it
+ * helped a little only while other jobs loaded the memory system, and
+ * cost up to ~10% on a quiet machine, where the hardware prefetcher keeps
+ * up and the two extra load-port uops per step compete with the loads. */
 
 /* The four blocks' activation qs: lane k of *lo = qs[0..15] of block k,
  * of *hi = qs[16..31]; from [a0 | a1] and [a2 | a3] by two 128-bit lane
@@ -271,7 +263,6 @@ static inline float dot_nib18(int64_t n, const void *vw, const void *va, const i
     __m512 acc = _mm512_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 72) {
-        pf_lines(w, 72);
         __m512i w0 = ld64_once(w);
         __m512i w1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 64)));
         __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
@@ -315,7 +306,6 @@ static float dot_q5_0_q8_0(int64_t n, const void *vw, const void *va)
     __m512 acc = _mm512_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 88) {
-        pf_lines(w, 88);
         __m512i w0 = ld64_once(w);
         __m512i w1 = _mm512_castsi256_si512(_mm256_maskz_loadu_epi16(0x0FFF, w + 64));
         __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
@@ -350,7 +340,6 @@ static float dot_mxfp4_q8_0(int64_t n, const void *vw, const void *va)
     __m512 acc = _mm512_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 68) {
-        pf_lines(w, 68);
         __m512i w0 = ld64_once(w);
         __m512i ws = ld64_once(w + 1);
         int32_t tail;
@@ -399,7 +388,6 @@ static float dot_q8_0_q8_0(int64_t n, const void *vw, const void *va)
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4) {
-        pf_lines((const uint8_t *)(x + ib), 4 * (int)sizeof *x);
         __m128i h = _mm_set_epi64x((long long)FIELD4(y, ib, d), (long long)FIELD4(x, ib, d));
         __m512 s4 = _mm512_castps128_ps512(ms4(h));
         __m512i u01 = _mm512_xor_si512(ld2x32(x[ib].qs, x[ib + 1].qs), c);
@@ -434,7 +422,6 @@ static float dot_q4_1_q8_1(int64_t n, const void *vw, const void *va)
     __m128 accm = _mm_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 80) {
-        pf_lines(w, 80);
         __m512i w0 = ld64_once(w);
         __m512i w1 = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + 64)));
         __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
@@ -468,7 +455,6 @@ static float dot_q5_1_q8_1(int64_t n, const void *vw, const void *va)
     __m128 accm = _mm_setzero_ps();
     int64_t ib = 0;
     for (; ib + 4 <= nb; ib += 4, w += 96) {
-        pf_lines(w, 96);
         __m512i w0 = ld64_once(w);
         __m512i w1 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w + 64)));
         __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
