@@ -208,6 +208,7 @@ void lb_measure_case(const struct lb_bench *b, const struct lb_bench_env *env,
     r->elapsed_s = lb_now_s() - t_meas;
     lb_stats_compute(r->samples_ns, r->n_samples, &r->stats);
     derive_metrics(r);
+    if (b->metrics) b->metrics(state, r);
 
     if (b->validate) {
         st = b->validate(state, pool, &err);

@@ -62,6 +62,8 @@ struct lb_bench_env {
     const struct lb_case *params;
 };
 
+struct lb_result;
+
 struct lb_bench {
     const char *name;           /* "read", "pool_latency" */
     const char *description;
@@ -93,6 +95,9 @@ struct lb_bench {
     const char *ops_unit;
     /* Optional: which code path ran ("avx512", "avx512_vnni"). */
     const char *(*path)(const void *state);
+    /* Optional: adds benchmark-specific metrics (with units) to r after
+     * the harness derived its own, e.g. MoE load balance. */
+    void (*metrics)(const void *state, struct lb_result *r);
 };
 
 struct lb_metric {

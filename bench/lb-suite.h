@@ -19,7 +19,9 @@ extern "C" {
 
 /* Text axes (formats, shapes, implementations) by name; a benchmark
  * reads the ones its `axes` string lists. */
-#define LB_MAX_TEXT_AXES 6
+/* 16: more than every axis name in use (quant, shape, impl, model, ctx,
+ * kv_type, heads, dist, ntok, split) so defaults + flags cannot overflow */
+#define LB_MAX_TEXT_AXES 16
 struct lb_text_axis {
     char name[32];               /* "quant", "shape", "impl" */
     struct lb_text_list values;

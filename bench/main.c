@@ -47,6 +47,7 @@ static const char usage_text[] =
     "  --heads LIST          attention head layouts HEADS/KV_HEADS/HEAD_DIM, e.g. 32/8/128\n"
     "  --dist LIST           MoE routing distributions: uniform, zipf, hot\n"
     "  --ntok LIST           tokens per batch, e.g. 1,8,64\n"
+    "  --split LIST          MoE work split: auto, rows, experts\n"
     "  --isa LEVEL           cap code paths: scalar | avx2 | avx512 (default: best available)\n"
     "  --budget SECONDS      time budget for the whole run\n"
     "  --case-budget SECONDS time budget per case (default: the suite's)\n"
@@ -173,7 +174,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             "--suite", "--threads", "--pin", "--cpus", "--numa", "--size", "--cache", "--isa",
             "--budget", "--case-budget", "--min-samples", "--max-samples", "--target-ci",
             "--seed", "-o", "--output", "--quant", "--shape", "--model", "--ctx", "--kv-type",
-            "--heads", "--dist", "--ntok",
+            "--heads", "--dist", "--ntok", "--split",
         };
         bool known = false;
         for (size_t k = 0; k < LB_ARRAY_LEN(with_value); k++) known |= !strcmp(name, with_value[k]);
@@ -284,7 +285,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             for (size_t k = 0; k < sw.n; k++) snprintf(tl.v[tl.n++], sizeof tl.v[0], "%.0f", sw.v[k]);
             lb_axes_set_text(&cfg.axes, name + 2, &tl);
         } else if (!strcmp(name, "--model") || !strcmp(name, "--kv-type") ||
-                   !strcmp(name, "--heads") || !strcmp(name, "--dist")) {
+                   !strcmp(name, "--heads") || !strcmp(name, "--dist") || !strcmp(name, "--split")) {
             /* text axes checked by the suite (check_axes) before measuring */
             struct lb_text_list tl;
             char axis[32];

@@ -112,10 +112,9 @@ struct gemv_state {
     struct lb_gemv g;
     const struct lb_qtraits *q;
     size_t w_bytes;        /* one copy of W: rows x row_bytes */
-    size_t alloc_bytes;    /* copies x w_bytes, from lb_pool_alloc */
     size_t copies;         /* cold cache: copies rotated per call; hot: 1 */
     size_t cur;            /* copy the last call used */
-    uint8_t *w;
+    uint8_t **w;           /* [copies], each w_bytes from lb_pool_alloc */
     float *x;              /* [cols] */
     void *act;             /* act_bytes: x in the activation format */
     float *y;              /* [rows] */
@@ -172,7 +171,7 @@ static void fill_task(void *arg, int ith, int nth)
     const size_t full = (size_t)(g->cols / s->unit_elems);
     const size_t tail = g->row_bytes - full * s->unit_bytes; /* float formats only */
     for (size_t r = b; r < e; r++) {
-        uint8_t *dst = s->w + r * g->row_bytes;
+        uint8_t *dst = s->w[0] + r * g->row_bytes;
         for (size_t j = 0; j <= full; j++) {
             size_t n = j < full ? s->unit_bytes : tail;
             if (!n) break;
@@ -181,7 +180,7 @@ static void fill_task(void *arg, int ith, int nth)
         }
     }
     for (size_t k = 1; k < s->copies; k++)
-        memcpy(s->w + k * s->w_bytes + b * g->row_bytes, s->w + b * g->row_bytes,
+        memcpy(s->w[k] + b * g->row_bytes, s->w[0] + b * g->row_bytes,
                (e - b) * g->row_bytes);
 }
 
@@ -195,7 +194,11 @@ static void gemv_teardown(void *state, struct lb_pool *pool)
 {
     struct gemv_state *s = state;
     if (!s) return;
-    if (s->w) lb_pool_free(pool, s->w, s->alloc_bytes);
+    if (s->w) {
+        for (size_t k = 0; k < s->copies; k++)
+            if (s->w[k]) lb_pool_free(pool, s->w[k], s->w_bytes);
+        free(s->w);
+    }
     free(s->x);
     free(s->act);
     free(s->y);
@@ -262,8 +265,12 @@ static enum lb_status gemv_setup_shape(const struct lb_bench_env *env, void **st
             s->copies = (size_t)floor(cap_b / (double)s->w_bytes);
         if (s->copies < 1) s->copies = 1;
     }
-    s->alloc_bytes = s->w_bytes * s->copies;
-    s->w = lb_pool_alloc(env->pool, s->alloc_bytes);
+    /* one allocation per copy: lb_pool_alloc first-touches its pages in
+     * an even byte split over the workers, which is then (to a page) the
+     * row split of lb_gemv_rows for every copy, not for the whole set */
+    s->w = calloc(s->copies, sizeof *s->w);
+    bool w_ok = s->w != NULL;
+    for (size_t k = 0; w_ok && k < s->copies; k++) w_ok = (s->w[k] = lb_pool_alloc(env->pool, s->w_bytes)) != NULL;
     s->x = aligned_buf((size_t)cols * sizeof(float));
     s->act = aligned_buf(g->act_bytes);
     s->y = aligned_buf((size_t)rows * sizeof(float));
@@ -271,7 +278,7 @@ static enum lb_status gemv_setup_shape(const struct lb_bench_env *env, void **st
     s->unit_bytes = lb_qtype_row_bytes(t, s->unit_elems);
     s->pool_units = POOL_ELEMS / (size_t)s->unit_elems;
     s->pool = calloc(s->pool_units, s->unit_bytes);
-    if (!s->w || !s->x || !s->act || !s->y || !s->pool) {
+    if (!w_ok || !s->x || !s->act || !s->y || !s->pool) {
         const size_t copies = s->copies, bytes = s->w_bytes;
         gemv_teardown(s, env->pool);
         return lb_error_set(err, LB_ENOMEM, "cannot allocate %zu x %zu bytes of weights", copies, bytes);
@@ -318,7 +325,7 @@ static void gemv_task(void *arg, int ith, int nth)
         barrier_wait(&s->bar, nth); /* all of act written before any row */
         act = s->act;
     }
-    lb_gemv_rows(&s->g, s->w + s->cur * s->w_bytes, act, s->y, ith, nth);
+    lb_gemv_rows(&s->g, s->w[s->cur], act, s->y, ith, nth);
 }
 
 static void gemv_run(void *state, struct lb_pool *pool, uint64_t iter)
@@ -350,7 +357,7 @@ static enum lb_status gemv_validate(void *state, struct lb_pool *pool, struct lb
     at->quantize_ref(s->x, act, g->cols); /* the reference activation */
     at->dequantize(act, ad, g->cols);
     const int64_t n_check = g->rows < CHECK_ALL_ROWS_BELOW ? g->rows : CHECK_ROWS;
-    const uint8_t *w = s->w + s->cur * s->w_bytes;
+    const uint8_t *w = s->w[s->cur];
     for (int64_t k = 0; k < n_check; k++) {
         /* spread over the matrix, first and last row included */
         int64_t r = n_check == g->rows ? k : k * (g->rows - 1) / (n_check - 1);

@@ -746,9 +746,8 @@ static const char *batch_path(const void *state)
 }
 
 /* Load balance and active experts of the routing sequence, for the
- * report. Waits on a harness hook (struct lb_bench has no per-benchmark
- * metrics callback yet): to be wired as `.metrics = batch_metrics`. */
-__attribute__((unused)) static void batch_metrics(const void *state, struct lb_result *r)
+ * report (struct lb_bench.metrics). */
+static void batch_metrics(const void *state, struct lb_result *r)
 {
     const struct batch_state *s = state;
     lb_result_add_metric(r, "load_balance", s->load_balance, "max/mean");
@@ -931,6 +930,7 @@ static const struct lb_bench lb_bench_moe_batch = {
     .ops = batch_ops,
     .ops_unit = "OP",
     .path = batch_path,
+    .metrics = batch_metrics,
 };
 
 static void set_text(struct lb_suite_axes *axes, const char *name, const char *csv)
