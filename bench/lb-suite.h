@@ -37,6 +37,10 @@ struct lb_suite_axes {
 /* Sets (replacing) the values of a text axis. */
 void lb_axes_set_text(struct lb_suite_axes *a, const char *name,
                       const struct lb_text_list *values);
+/* Sets a text axis from a constant comma list (suite defaults). */
+void lb_axes_set_csv(struct lb_suite_axes *a, const char *name, const char *csv);
+/* Default thread sweep: 1, 2, 4, ... below the core count, then all cores. */
+void lb_axes_default_threads(const struct lb_hw *hw, struct lb_sweep *threads);
 /* Values of a text axis, or NULL when the axes have none of that name. */
 const struct lb_text_list *lb_axes_text(const struct lb_suite_axes *a,
                                         const char *name);

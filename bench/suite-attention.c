@@ -423,30 +423,17 @@ static const struct lb_bench lb_bench_attention = {
 
 /* ---- the suite ------------------------------------------------------ */
 
-static void set_text(struct lb_suite_axes *axes, const char *name, const char *csv)
-{
-    struct lb_text_list l;
-    struct lb_error err;
-    enum lb_status st = lb_text_list_parse(csv, name, &l, &err);
-    LB_ASSERT(st == LB_OK); /* the lists below are constants */
-    lb_axes_set_text(axes, name, &l);
-}
-
 /* 512 (in L2/LLC: latency and overheads), 4096 (a few MiB: the LLC on most
  * machines), 32768 (128 MiB of F16 cache for Llama-3.1-8B: DRAM); f16 is
  * llama.cpp's default cache type, q8_0 its usual quantized one. */
 static void attention_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
 {
-    axes->threads.n = 0;
-    int n = hw->n_cores > 0 ? hw->n_cores : 1;
-    for (int k = 1; k < n && axes->threads.n < LB_SWEEP_MAX - 1; k *= 2)
-        axes->threads.v[axes->threads.n++] = k;
-    axes->threads.v[axes->threads.n++] = n;
+    lb_axes_default_threads(hw, &axes->threads);
     axes->size_bytes.n = 0;
-    set_text(axes, "ctx", "512,4096,32768");
-    set_text(axes, "kv_type", "f16,q8_0");
-    set_text(axes, "heads", "32/8/128,32/4/128,64/8/64");
-    set_text(axes, "impl", "best");
+    lb_axes_set_csv(axes, "ctx", "512,4096,32768");
+    lb_axes_set_csv(axes, "kv_type", "f16,q8_0");
+    lb_axes_set_csv(axes, "heads", "32/8/128,32/4/128,64/8/64");
+    lb_axes_set_csv(axes, "impl", "best");
 }
 
 /* --kv-type and --heads values (and --ctx, which main.c already parsed as

@@ -353,15 +353,6 @@ static double far_above_llc(const struct lb_hw *hw)
     return s < 64 * mib ? 64 * mib : s;
 }
 
-static void all_thread_counts(const struct lb_hw *hw, struct lb_sweep *t)
-{
-    /* 1, 2, 4, ... and the full count, so scaling shows */
-    t->n = 0;
-    int n = hw->n_cores > 0 ? hw->n_cores : 1;
-    for (int k = 1; k < n && t->n < LB_SWEEP_MAX - 1; k *= 2) t->v[t->n++] = k;
-    t->v[t->n++] = n;
-}
-
 void lb_ceilings_measure(const struct lb_hw *hw, struct lb_pool *const *pools,
                          const struct lb_sweep *threads, enum lb_isa isa,
                          const struct lb_measure_config *mc, bool quiet,
@@ -408,7 +399,7 @@ void lb_ceilings_measure(const struct lb_hw *hw, struct lb_pool *const *pools,
 
 static void ceilings_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
 {
-    all_thread_counts(hw, &axes->threads);
+    lb_axes_default_threads(hw, &axes->threads);
     axes->size_bytes.n = 1;
     axes->size_bytes.v[0] = far_above_llc(hw);
 }
@@ -432,7 +423,7 @@ static const struct lb_bench *const pool_benches[] = {&lb_bench_pool_latency};
 
 static void pool_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
 {
-    all_thread_counts(hw, &axes->threads);
+    lb_axes_default_threads(hw, &axes->threads);
     axes->size_bytes.n = 0;
 }
 

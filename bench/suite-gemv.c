@@ -436,15 +436,6 @@ static const struct lb_bench lb_bench_gemv_sweep = {
 
 /* ---- the suite ------------------------------------------------------ */
 
-static void set_text(struct lb_suite_axes *axes, const char *name, const char *csv)
-{
-    struct lb_text_list l;
-    struct lb_error err;
-    enum lb_status st = lb_text_list_parse(csv, name, &l, &err);
-    LB_ASSERT(st == LB_OK); /* the lists below are constants */
-    lb_axes_set_text(axes, name, &l);
-}
-
 /* Defaults kept short: two shapes, four formats, and a size sweep in
  * steps of 8x from 256 KiB (in L2 on current cores) to 1 GiB or the
  * largest step under 4x all LLCs and 1/16 of available memory (at least
@@ -452,11 +443,7 @@ static void set_text(struct lb_suite_axes *axes, const char *name, const char *c
  * (a VM reporting 508 MiB of L3 per core is capped by memory instead). */
 static void gemv_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
 {
-    axes->threads.n = 0;
-    int n = hw->n_cores > 0 ? hw->n_cores : 1;
-    for (int k = 1; k < n && axes->threads.n < LB_SWEEP_MAX - 1; k *= 2)
-        axes->threads.v[axes->threads.n++] = k;
-    axes->threads.v[axes->threads.n++] = n;
+    lb_axes_default_threads(hw, &axes->threads);
 
     const double kib = 1024.0, mib = kib * kib;
     double top = 4.0 * (double)hw->llc_total_bytes;
@@ -468,9 +455,9 @@ static void gemv_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
     for (double s = 256 * kib; s <= top && axes->size_bytes.n < LB_SWEEP_MAX; s *= 8)
         axes->size_bytes.v[axes->size_bytes.n++] = s;
 
-    set_text(axes, "quant", "q4_0,q8_0,q4_k,q6_k");
-    set_text(axes, "shape", "4096x4096,14336x4096");
-    set_text(axes, "impl", "best");
+    lb_axes_set_csv(axes, "quant", "q4_0,q8_0,q4_k,q6_k");
+    lb_axes_set_csv(axes, "shape", "4096x4096,14336x4096");
+    lb_axes_set_csv(axes, "impl", "best");
 }
 
 static const struct lb_bench *const gemv_benches[] = {&lb_bench_gemv, &lb_bench_gemv_sweep};

@@ -933,15 +933,6 @@ static const struct lb_bench lb_bench_moe_batch = {
     .metrics = batch_metrics,
 };
 
-static void set_text(struct lb_suite_axes *axes, const char *name, const char *csv)
-{
-    struct lb_text_list l;
-    struct lb_error err;
-    enum lb_status st = lb_text_list_parse(csv, name, &l, &err);
-    LB_ASSERT(st == LB_OK); /* the lists below are constants */
-    lb_axes_set_text(axes, name, &l);
-}
-
 /* Defaults: four MoE layer shapes of different character (many small
  * experts; few huge ones; mid-size with a K-quant-incompatible width;
  * 256 experts + shared expert + group routing), Q4_K (the llama.cpp
@@ -949,16 +940,12 @@ static void set_text(struct lb_suite_axes *axes, const char *name, const char *c
  * format), a small decode batch and a prefill-sized chunk. */
 static void moe_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
 {
-    axes->threads.n = 0;
-    int n = hw->n_cores > 0 ? hw->n_cores : 1;
-    for (int k = 1; k < n && axes->threads.n < LB_SWEEP_MAX - 1; k *= 2)
-        axes->threads.v[axes->threads.n++] = k;
-    axes->threads.v[axes->threads.n++] = n;
+    lb_axes_default_threads(hw, &axes->threads);
     axes->size_bytes.n = 0;
-    set_text(axes, "model", "qwen3-30b-a3b,gpt-oss-20b,mixtral-8x7b,deepseek-v3-layer");
-    set_text(axes, "quant", "q4_k,mxfp4");
-    set_text(axes, "dist", "uniform,zipf,hot");
-    set_text(axes, "ntok", "8,64");
+    lb_axes_set_csv(axes, "model", "qwen3-30b-a3b,gpt-oss-20b,mixtral-8x7b,deepseek-v3-layer");
+    lb_axes_set_csv(axes, "quant", "q4_k,mxfp4");
+    lb_axes_set_csv(axes, "dist", "uniform,zipf,hot");
+    lb_axes_set_csv(axes, "ntok", "8,64");
     /* "split" (auto | rows | experts) is read when given; without it
      * cases run with auto */
 }

@@ -62,6 +62,23 @@ void lb_axes_set_text(struct lb_suite_axes *a, const char *name,
     t->values = *values;
 }
 
+void lb_axes_set_csv(struct lb_suite_axes *a, const char *name, const char *csv)
+{
+    struct lb_text_list l;
+    struct lb_error err;
+    enum lb_status st = lb_text_list_parse(csv, name, &l, &err);
+    LB_ASSERT(st == LB_OK); /* suite defaults are constants */
+    lb_axes_set_text(a, name, &l);
+}
+
+void lb_axes_default_threads(const struct lb_hw *hw, struct lb_sweep *t)
+{
+    t->n = 0;
+    int n = hw->n_cores > 0 ? hw->n_cores : 1;
+    for (int k = 1; k < n && t->n < LB_SWEEP_MAX - 1; k *= 2) t->v[t->n++] = k;
+    t->v[t->n++] = n;
+}
+
 const struct lb_text_list *lb_axes_text(const struct lb_suite_axes *a,
                                         const char *name)
 {
