@@ -56,41 +56,12 @@
 /* Spins of the in-region barrier between yields: far longer than a
  * pinned peer takes to arrive (< 1 us), short enough that an
  * oversubscribed pool (--pin none, more threads than CPUs) still moves. */
-#define BARRIER_SPINS_BEFORE_YIELD (1u << 14)
 /* A case whose cache copies would take more than this share of the
  * memory available is skipped. */
 #define MAX_MEM_SHARE 0.25
 
-struct spin_barrier {
-    _Alignas(64) atomic_uint arrived;
-    _Alignas(64) atomic_uint phase;
-};
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-static void barrier_wait(struct spin_barrier *b, int nth)
-{
-    if (nth == 1) return;
-    const unsigned ph = atomic_load_explicit(&b->phase, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == (unsigned)nth - 1) {
-        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
-        atomic_store_explicit(&b->phase, ph + 1, memory_order_release);
-        return;
-    }
-    unsigned spins = 0;
-    while (atomic_load_explicit(&b->phase, memory_order_acquire) == ph) {
-        cpu_relax();
-        if (++spins % BARRIER_SPINS_BEFORE_YIELD == 0) sched_yield();
-    }
-}
-
 struct attn_state {
-    struct spin_barrier bar;
+    struct lb_barrier bar;
     struct lb_attn_shape s;
     struct lb_attn_kernel k;
     enum lb_qtype type;
@@ -130,7 +101,7 @@ static void attn_task(void *arg, int ith, int nth)
     struct attn_state *s = arg;
     const size_t off = s->cur * s->cache_bytes;
     lb_attn_partial(&s->k, &s->s, s->q, s->K + off, s->V + off, s->scratch, ith, nth);
-    barrier_wait(&s->bar, nth);
+    lb_barrier_wait(&s->bar, nth);
     lb_attn_merge(&s->s, s->scratch, nth, s->out, ith, nth);
 }
 

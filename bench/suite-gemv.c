@@ -72,43 +72,9 @@
  * (tests/test-gemv.c states the argument). A wrong nibble or block is
  * >= 1e-3 of sum |terms| at these row lengths. */
 #define REL_TOL 1e-5
-/* Spins of the barrier between yields: ~10-100 us of pause loops, far
- * longer than a pinned peer takes (< 1 us), short enough that an
- * oversubscribed pool (--pin none, more threads than CPUs) still moves. */
-#define BARRIER_SPINS_BEFORE_YIELD (1u << 14)
-
-/* A sense-counting barrier for the workers of one pool region: the
- * counter and the phase on their own cache lines. */
-struct spin_barrier {
-    _Alignas(64) atomic_uint arrived;
-    _Alignas(64) atomic_uint phase;
-};
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-static void barrier_wait(struct spin_barrier *b, int nth)
-{
-    if (nth == 1) return;
-    const unsigned ph = atomic_load_explicit(&b->phase, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == (unsigned)nth - 1) {
-        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
-        atomic_store_explicit(&b->phase, ph + 1, memory_order_release);
-        return;
-    }
-    unsigned spins = 0;
-    while (atomic_load_explicit(&b->phase, memory_order_acquire) == ph) {
-        cpu_relax();
-        if (++spins % BARRIER_SPINS_BEFORE_YIELD == 0) sched_yield();
-    }
-}
 
 struct gemv_state {
-    struct spin_barrier bar;
+    struct lb_barrier bar;
     struct lb_gemv g;
     const struct lb_qtraits *q;
     size_t w_bytes;        /* one copy of W: rows x row_bytes */
@@ -322,7 +288,7 @@ static void gemv_task(void *arg, int ith, int nth)
     const void *act = s->x; /* f32 activation formats: x as is */
     if (s->g.actq) {
         lb_gemv_quantize_x(&s->g, s->x, s->act, ith, nth);
-        barrier_wait(&s->bar, nth); /* all of act written before any row */
+        lb_barrier_wait(&s->bar, nth); /* all of act written before any row */
         act = s->act;
     }
     lb_gemv_rows(&s->g, s->w[s->cur], act, s->y, ith, nth);

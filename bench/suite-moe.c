@@ -77,32 +77,8 @@ _Static_assert((int)LB_MODEL_GATING_SOFTMAX_TOPK == (int)LB_MOE_GATING_SOFTMAX &
 #define MAX_NTOK 512
 /* validation: |out - reference| over the output norm (see moe_ffn_validate) */
 #define FFN_REL_TOL 1e-2
-#define BARRIER_SPINS_BEFORE_YIELD (1u << 14)
 
 /* ---- barrier (as suite-gemv.c's) ------------------------------------- */
-
-struct spin_barrier {
-    _Alignas(64) atomic_uint arrived;
-    _Alignas(64) atomic_uint phase;
-};
-
-static void barrier_wait(struct spin_barrier *b, int nth)
-{
-    if (nth == 1) return;
-    const unsigned ph = atomic_load_explicit(&b->phase, memory_order_acquire);
-    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == (unsigned)nth - 1) {
-        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
-        atomic_store_explicit(&b->phase, ph + 1, memory_order_release);
-        return;
-    }
-    unsigned spins = 0;
-    while (atomic_load_explicit(&b->phase, memory_order_acquire) == ph) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-        if (++spins % BARRIER_SPINS_BEFORE_YIELD == 0) sched_yield();
-    }
-}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -324,7 +300,7 @@ static enum lb_status layer_setup(const struct lb_bench_env *env, const struct m
 /* ---- dispatch in one pool region ----------------------------------------- */
 
 struct moe_region {
-    struct spin_barrier bar;
+    struct lb_barrier bar;
     struct lb_moe_dispatch *d;
 };
 
@@ -333,7 +309,7 @@ static void moe_task(void *arg, int ith, int nth)
     struct moe_region *r = arg;
     for (int p = 0; p < LB_MOE_PHASES; p++) {
         lb_moe_dispatch_phase(r->d, p, ith, nth);
-        if (p + 1 < LB_MOE_PHASES) barrier_wait(&r->bar, nth);
+        if (p + 1 < LB_MOE_PHASES) lb_barrier_wait(&r->bar, nth);
     }
 }
 

@@ -75,6 +75,19 @@ void lb_pool_observe_cpus(struct lb_pool *pool, int *cpus);
 void *lb_pool_alloc(struct lb_pool *pool, size_t bytes);
 void lb_pool_free(struct lb_pool *pool, void *p, size_t bytes);
 
+/* A barrier for the workers of ONE pool region (a kernel with phases:
+ * quantize x, then rows; attention partials, then merge), so a call needs
+ * one dispatch instead of one per phase. Sense-counting: the counter and
+ * the phase sit on their own cache lines. Zero-initialise before use;
+ * every worker 0..nth-1 of the region must call lb_barrier_wait. Waiters
+ * spin with pause and yield every 2^14 spins, so an oversubscribed pool
+ * (--pin none) still progresses. */
+struct lb_barrier {
+    _Alignas(64) _Atomic unsigned arrived;
+    _Alignas(64) _Atomic unsigned phase;
+};
+void lb_barrier_wait(struct lb_barrier *b, int nth);
+
 #ifdef __cplusplus
 }
 #endif

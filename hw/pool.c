@@ -901,3 +901,21 @@ void lb_pool_free(struct lb_pool *pool, void *p, size_t bytes)
     if (!p || bytes == 0) return;
     munmap(p, map_len(bytes, NULL));
 }
+
+void lb_barrier_wait(struct lb_barrier *b, int nth)
+{
+    if (nth == 1) return;
+    const unsigned ph = atomic_load_explicit(&b->phase, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) == (unsigned)nth - 1) {
+        atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->phase, ph + 1, memory_order_release);
+        return;
+    }
+    unsigned spins = 0;
+    while (atomic_load_explicit(&b->phase, memory_order_acquire) == ph) {
+        __builtin_ia32_pause();
+        /* 2^14 pauses: ~10-100 us, far longer than a pinned peer takes
+         * (< 1 us), short enough that an oversubscribed pool moves */
+        if (++spins % (1u << 14) == 0) sched_yield();
+    }
+}
