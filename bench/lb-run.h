@@ -40,8 +40,7 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
 struct lb_run_record {
     const struct lb_run_config *cfg;
     const struct lb_hw *hw;
-    const struct lb_result *results;
-    const size_t *order;         /* run position of each result */
+    const struct lb_result *results; /* in run order: run_index = position */
     size_t n_results;
     const struct lb_ceilings *ceilings; /* NULL when none */
     double timer_resolution_s;

@@ -179,7 +179,7 @@ cJSON *lb_run_to_json(const struct lb_run_record *rec)
 
     cJSON *results = cJSON_AddArrayToObject(doc, "results");
     for (size_t i = 0; i < rec->n_results; i++)
-        cJSON_AddItemToArray(results, result_json(&rec->results[i], rec->order[i]));
+        cJSON_AddItemToArray(results, result_json(&rec->results[i], i));
 
     add_warnings(cJSON_AddArrayToObject(doc, "warnings"), rec);
     return doc;

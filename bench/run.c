@@ -179,7 +179,7 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
     struct planned *cases = NULL;
     struct lb_result *results = NULL;
     const struct lb_bench **benches = NULL;
-    size_t *order = NULL, n = 0;
+    size_t n = 0;
     struct lb_pool **pools = NULL;
     cJSON *doc = NULL;
     char *text = NULL;
@@ -219,9 +219,8 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
     if ((st = plan(cfg, &cases, &n, err))) goto done;
     results = calloc(n ? n : 1, sizeof *results);
     benches = calloc(n ? n : 1, sizeof *benches);
-    order = calloc(n ? n : 1, sizeof *order);
     pools = calloc((size_t)max_threads + 1, sizeof *pools);
-    if (!results || !benches || !order || !pools) {
+    if (!results || !benches || !pools) {
         st = lb_error_set(err, LB_ENOMEM, "out of memory for %zu cases", n);
         goto done;
     }
@@ -267,7 +266,6 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
     for (size_t i = 0; i < n; i++) {
         struct lb_result *r = &results[i];
         benches[i] = cases[i].bench;
-        order[i] = i;
         snprintf(r->suite, sizeof r->suite, "%s", cfg->suite->name);
         snprintf(r->bench, sizeof r->bench, "%s", cases[i].bench->name);
         r->params = cases[i].params;
@@ -308,7 +306,7 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
     if (have_ceil) lb_ceilings_apply(&ceil, benches, results, n);
 
     struct lb_run_record rec = {
-        .cfg = cfg, .hw = hw, .results = results, .order = order, .n_results = n,
+        .cfg = cfg, .hw = hw, .results = results, .n_results = n,
         .ceilings = have_ceil ? &ceil : NULL, .timer_resolution_s = res,
         .duration_s = lb_now_s() - t_run,
     };
@@ -354,7 +352,6 @@ done:
         for (size_t i = 0; i < n; i++) lb_result_clear(&results[i]);
     free(results);
     free(benches);
-    free(order);
     free(cases);
     return st;
 }

@@ -78,9 +78,8 @@ static cJSON *make_report(void)
     static struct lb_ceilings c;
     memset(&c, 0, sizeof c);
     lb_ceilings_from_results(&c, r, 2);
-    static size_t order[] = {1, 0};
     struct lb_run_record rec = {
-        .cfg = &cfg, .hw = hw, .results = r, .order = order, .n_results = 2,
+        .cfg = &cfg, .hw = hw, .results = r, .n_results = 2,
         .ceilings = &c, .timer_resolution_s = 20e-9, .duration_s = 1.5,
     };
     snprintf(rec.started_at, sizeof rec.started_at, "2026-11-25T06:00:00Z");
@@ -104,7 +103,8 @@ static void test_roundtrip_and_schema(void)
     const cJSON *r0 = cJSON_GetArrayItem(res, 0);
     CHECK_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(r0, "samples_ns")), 10);
     CHECK_NEAR(cJSON_GetObjectItem(cJSON_GetObjectItem(r0, "stats"), "median_ns")->valuedouble, 1000, 0);
-    CHECK_INT_EQ(cJSON_GetObjectItem(r0, "run_index")->valueint, 1);
+    CHECK_INT_EQ(cJSON_GetObjectItem(r0, "run_index")->valueint, 0);
+    CHECK_INT_EQ(cJSON_GetObjectItem(cJSON_GetArrayItem(res, 1), "run_index")->valueint, 1);
     const cJSON *ceil = cJSON_GetObjectItem(back, "ceilings");
     const cJSON *row = cJSON_GetArrayItem(cJSON_GetObjectItem(ceil, "rows"), 0);
     CHECK_NEAR(cJSON_GetObjectItem(row, "read_gbs")->valuedouble, 1.048576, 1e-12);
