@@ -42,8 +42,6 @@
  */
 #define _GNU_SOURCE
 #include <math.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
