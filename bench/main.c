@@ -15,6 +15,7 @@
 
 #include "../kernels/lb-quant.h"
 #include "build-info.h"
+#include "lb-cmd.h"
 #include "lb-run.h"
 
 #define EXIT_FAILED 1
@@ -27,6 +28,9 @@ static const char usage_text[] =
     "  run       measure a suite on this machine and write a JSON report\n"
     "  hw        describe this machine (--json for the report's hw section)\n"
     "  suites    list the suites and their benchmarks\n"
+    "  model     synthesize, inspect and run models (`llmbench model help`)\n"
+    "  report    render reports as md, csv, html (`llmbench report help`)\n"
+    "  compare   compare two reports; exit 1 on a regression (`llmbench compare help`)\n"
     "  version   print version and build\n"
     "  help      this text\n"
     "\n"
@@ -358,5 +362,9 @@ int main(int argc, char **argv)
         if (argc > 2) return usage_error("suites: unexpected argument '%s'", argv[2]);
         return cmd_suites();
     }
-    return usage_error("unknown command '%s' (accepted: run, hw, suites, version, help)", cmd);
+    if (!strcmp(cmd, "model")) return lb_cmd_model(argc - 2, argv + 2);
+    if (!strcmp(cmd, "report")) return lb_cmd_report(argc - 2, argv + 2);
+    if (!strcmp(cmd, "compare")) return lb_cmd_compare(argc - 2, argv + 2);
+    return usage_error("unknown command '%s' (accepted: run, hw, suites, model, report, compare, "
+                       "version, help)", cmd);
 }
