@@ -3,8 +3,8 @@
  *
  * Inputs are fresh random rows each run (seed printed; LB_TEST_SEED
  * reproduces). What is checked:
- *  - registry: every table whose source file is in the tree is linked in
- *    (gemv-impl.h: a weak-only declaration would drop it silently);
+ *  - registry: every table source file in the tree is registered and
+ *    linked in (a table file missing from gemv.c's list would be dead code);
  *  - every lb_dot_impl usable on this CPU against its format's
  *    vec_dot_ref on the same quantized activation, on rows from the
  *    reference quantizer and on rows of random bits with sane scales (the

@@ -16,8 +16,8 @@
 
 /* ---- registry ------------------------------------------------------- */
 
-/* Every table an ISA file may export, NULL where the file is not linked
- * (gemv-impl.h explains the weak declarations). The order matters only
+/* Every table the ISA files export (strong references: gemv-impl.h says
+ * why). The order matters only
  * between entries for the same format with as many requirement bits and
  * the same ISA level (see outranks): the first listed wins. */
 static const struct lb_gemv_registry_entry registry[] = {
