@@ -168,6 +168,7 @@ void lb_measure_case(const struct lb_bench *b, const struct lb_bench_env *env,
     if (b->path) snprintf(r->path, sizeof r->path, "%s", b->path(state));
     r->bytes_per_call = b->bytes ? b->bytes(state) : 0;
     r->ops_per_call = b->ops ? b->ops(state) : 0;
+    if (b->ops_unit_of) r->ops_unit = b->ops_unit_of(state);
 
     r->samples_ns = malloc(cap * sizeof *r->samples_ns);
     if (!r->samples_ns) {

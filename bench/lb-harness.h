@@ -93,6 +93,10 @@ struct lb_bench {
     double (*bytes)(const void *state);
     double (*ops)(const void *state);
     const char *ops_unit;
+    /* Optional: the unit of this case's ops when it depends on the case
+     * (gemv: "FLOP" for float weights, "OP" for integer dots); overrides
+     * ops_unit. Must return a static string. */
+    const char *(*ops_unit_of)(const void *state);
     /* Optional: which code path ran ("avx512", "avx512_vnni"). */
     const char *(*path)(const void *state);
     /* Optional: adds benchmark-specific metrics (with units) to r after

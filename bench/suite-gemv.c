@@ -366,9 +366,14 @@ static const char *gemv_path(const void *state)
     return ((const struct gemv_state *)state)->g.path;
 }
 
-/* ops_unit: one unit for every format, since the harness takes it from
- * the benchmark, not the case; integer formats do int8 multiply-adds and
- * float formats FLOPs, both counted as 2 per weight. */
+/* Integer formats do int8 multiply-adds ("OP", the dot8 ceiling's unit),
+ * float formats FLOPs (the fma ceiling's), both counted as 2 per weight. */
+static const char *gemv_ops_unit(const void *state)
+{
+    const struct gemv_state *s = state;
+    return s->g.atype == LB_QTYPE_F32 ? "FLOP" : "OP";
+}
+
 static const struct lb_bench lb_bench_gemv = {
     .name = "gemv",
     .description = "y = W.x for one token (x quantized per call), W of the given ROWSxCOLS shape",
@@ -381,6 +386,7 @@ static const struct lb_bench lb_bench_gemv = {
     .bytes = gemv_bytes,
     .ops = gemv_ops,
     .ops_unit = "OP",
+    .ops_unit_of = gemv_ops_unit,
     .path = gemv_path,
 };
 
@@ -396,6 +402,7 @@ static const struct lb_bench lb_bench_gemv_sweep = {
     .bytes = gemv_bytes,
     .ops = gemv_ops,
     .ops_unit = "OP",
+    .ops_unit_of = gemv_ops_unit,
     .path = gemv_path,
 };
 

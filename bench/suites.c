@@ -164,6 +164,14 @@ void lb_ceilings_apply(const struct lb_ceilings *c,
             m = lb_result_metric(&r[i], "throughput"), ceil = row->dot8_gops;
         }
         if (m && ceil > 0) lb_result_add_metric(&r[i], "pct_of_ceiling", 100.0 * m->value / ceil, "%");
+        /* A bandwidth kernel's arithmetic against the compute ceiling of
+         * its unit: what bounds it when the weights sit in cache. */
+        const struct lb_metric *t = lb_result_metric(&r[i], "throughput");
+        if (!strcmp(b->ceiling, "read") && t && r[i].ops_unit) {
+            double peak = !strcmp(r[i].ops_unit, "FLOP") ? row->fma_gflops
+                        : !strcmp(r[i].ops_unit, "OP")   ? row->dot8_gops : 0;
+            if (peak > 0) lb_result_add_metric(&r[i], "pct_of_compute", 100.0 * t->value / peak, "%");
+        }
     }
 }
 
