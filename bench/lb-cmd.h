@@ -16,6 +16,9 @@ extern "C" {
 
 /* llmbench model synth|info|generate ... (bench/cmd-model.c) */
 int lb_cmd_model(int argc, char **argv);
+/* llmbench model generate ... (bench/cmd-generate.c; lb_cmd_model
+ * dispatches to it) */
+int lb_cmd_model_generate(int argc, char **argv);
 /* llmbench compare BASE.json NEW.json ... (bench/cmd-compare.c) */
 int lb_cmd_compare(int argc, char **argv);
 /* llmbench report RUN.json ... --format ... (bench/cmd-report.c) */

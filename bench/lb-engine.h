@@ -3,10 +3,11 @@
  * micro-benchmarks measure, DESIGN.md "one kernel, two uses").
  *
  * Workload: one token at a time (decode) or a few at a time (prefill,
- * speculative), each layer a chain of short parallel regions on the pinned
+ * speculative), each layer a chain of short parallel phases on the pinned
  * pool: norm, Q/K/V GEMVs, RoPE + KV append, attention (flash-decoding
  * split + merge), output GEMV, norm, FFN (dense SwiGLU or MoE), then the
- * final norm and the LM head. Every buffer a step needs (activations, KV
+ * final norm and the LM head; one pool region per chunk of up to
+ * LB_GEMV_MAX_BATCH tokens, the phases separated by in-region barriers. Every buffer a step needs (activations, KV
  * cache, attention and MoE scratch) is allocated once at create time.
  *
  * Per architecture (llama.cpp's conventions, so GGUF files from the wild
@@ -44,8 +45,11 @@ struct lb_engine_config {
     bool time_ops;                      /* accumulate per-op wall time */
 };
 
-/* Where a step's wall time goes (measured on the calling thread around
- * each pool region when time_ops is set). */
+/* Where a step's wall time goes (when time_ops is set). A step is one
+ * pool region whose phases end at in-region barriers (docs/engine.md);
+ * the calling thread (worker 0) reads the clock after each barrier and
+ * charges the phase that ended; the buckets add up to the step's wall
+ * time. */
 enum lb_engine_op {
     LB_ENGINE_OP_MATMUL = 0, /* dense GEMVs: Q/K/V/O, dense FFN, LM head */
     LB_ENGINE_OP_ATTENTION,  /* RoPE, KV append, attention partial + merge */
@@ -57,8 +61,8 @@ const char *lb_engine_op_name(enum lb_engine_op op); /* "matmul", ... */
 
 struct lb_engine;
 
-/* LB_EUNSUPPORTED (from lb_model_check_supported) for a model the engine
- * cannot run; LB_EINVAL for a bad config; LB_ENOMEM. The model and pool
+/* LB_EUNSUPPORTED for a model the engine cannot run (the engine's own
+ * check, the same rules as lb_model_check_supported); LB_EINVAL for a bad config; LB_ENOMEM. The model and pool
  * must outlive the engine. */
 enum lb_status lb_engine_create(const struct lb_model *m,
                                 const struct lb_engine_config *cfg,
@@ -70,6 +74,10 @@ void lb_engine_destroy(struct lb_engine *e);
 void lb_engine_reset(struct lb_engine *e);
 /* Tokens in the KV cache (the next token's position). */
 int lb_engine_pos(const struct lb_engine *e);
+/* Forgets the positions from pos on (0 <= pos <= lb_engine_pos): the next
+ * token goes to position pos, the cache rows before it are kept. Lets a
+ * benchmark repeat generation from the same depth without refilling. */
+void lb_engine_truncate(struct lb_engine *e, int pos);
 
 /* Evaluates tokens[0..n) at positions pos .. pos+n-1, appending their K/V,
  * and points *logits at the last token's logits (hp.vocab_size floats,

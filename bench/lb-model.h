@@ -84,6 +84,7 @@ struct lb_model {
     const float *rope_freqs;
     struct lb_model_layer *layers; /* [hp.n_layer] */
     size_t weight_bytes;         /* bytes of all tensors */
+    int64_t n_tensors;           /* tensors in the file / synthesized */
     void *impl;                  /* private: mapping / buffers */
 };
 
@@ -118,6 +119,14 @@ enum lb_status lb_model_synth(const struct lb_model_profile *p,
                               const struct lb_quant_mix *mix, uint64_t seed,
                               int n_layer_max, struct lb_model **out,
                               struct lb_error *err);
+
+/* The tensor layout lb_model_synth would build (names, types, shapes,
+ * bytes; every data NULL), without allocating the weights: sizing a model
+ * too large to synthesize (`llmbench model info PROFILE`).
+ * lb_model_bytes_per_token works on it (it counts bytes, not data). */
+enum lb_status lb_model_plan(const struct lb_model_profile *p,
+                             const struct lb_quant_mix *mix, int n_layer_max,
+                             struct lb_model **out, struct lb_error *err);
 
 /* Writes a synthesized model as GGUF v3 to path (atomically, streaming
  * one tensor at a time: never the whole model in memory), with the

@@ -35,6 +35,9 @@ enum lb_status lb_outfile_open(struct lb_outfile *f, const char *path,
 /* Writes text, fsyncs, renames over path. Closes f either way. */
 enum lb_status lb_outfile_commit(struct lb_outfile *f, const char *text,
                                  struct lb_error *err);
+/* The same for len raw bytes (binary files: logits dumps). */
+enum lb_status lb_outfile_commit_bytes(struct lb_outfile *f, const void *data, size_t len,
+                                       struct lb_error *err);
 /* Removes the temp file; safe to call twice and from a signal handler. */
 void lb_outfile_abort(struct lb_outfile *f);
 

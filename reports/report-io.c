@@ -55,9 +55,16 @@ void lb_outfile_abort(struct lb_outfile *f)
 enum lb_status lb_outfile_commit(struct lb_outfile *f, const char *text,
                                  struct lb_error *err)
 {
-    size_t len = strlen(text), off = 0;
+    return lb_outfile_commit_bytes(f, text, strlen(text), err);
+}
+
+enum lb_status lb_outfile_commit_bytes(struct lb_outfile *f, const void *data, size_t len,
+                                       struct lb_error *err)
+{
+    const char *bytes = data;
+    size_t off = 0;
     while (off < len) {
-        ssize_t w = write(f->fd, text + off, len - off);
+        ssize_t w = write(f->fd, bytes + off, len - off);
         if (w < 0) {
             if (errno == EINTR) continue;
             int e = errno;
