@@ -19,6 +19,7 @@
 #include "../hw/lb-pool.h"
 #include "../kernels/lb-base.h"
 #include "../kernels/lb-isa.h"
+#include "lb-params.h"
 #include "lb-stats.h"
 
 #ifdef __cplusplus
@@ -26,7 +27,7 @@ extern "C" {
 #endif
 
 #define LB_MAX_PARAMS 16
-#define LB_MAX_METRICS 12
+#define LB_MAX_METRICS 16
 
 enum lb_cache_mode {
     LB_CACHE_HOT = 0, /* same buffers every call: cache-resident when they fit */
@@ -37,7 +38,7 @@ enum lb_cache_mode {
  * shows), and as a number when it is one. */
 struct lb_param {
     char name[32];
-    char text[64];
+    char text[LB_TEXT_MAX]; /* 255 bytes: a model file path */
     double num;   /* NaN when text is not numeric */
 };
 

@@ -39,9 +39,11 @@ enum lb_status lb_sweep_parse(const char *spec, const char *what,
 /* Formats a byte count the way users type it back: "512M", "1.5G". */
 void lb_format_bytes(double bytes, char *buf, size_t len);
 
+/* Bytes of one text item incl. NUL: 255 fit a model file path. */
+#define LB_TEXT_MAX 256
 struct lb_text_list {
     size_t n;
-    char v[32][32];
+    char v[32][LB_TEXT_MAX];
 };
 
 enum lb_status lb_text_list_parse(const char *spec, const char *what,

@@ -71,6 +71,7 @@ extern const struct lb_suite lb_suite_pool;
 extern const struct lb_suite lb_suite_gemv;
 extern const struct lb_suite lb_suite_attention;
 extern const struct lb_suite lb_suite_moe;
+extern const struct lb_suite lb_suite_decode;
 
 /* NULL-terminated table of all suites, in the order `suites` lists them */
 extern const struct lb_suite *const lb_suites[];

@@ -45,13 +45,17 @@ static const char usage_text[] =
     "  --quant LIST          weight formats, e.g. q4_0,q4_k,q8_0 (suites gemv, ...)\n"
     "  --shape LIST          matrix shapes ROWSxCOLS, e.g. 4096x4096,14336x4096\n"
     "  --ref                 also run the scalar reference path of each kernel\n"
-    "  --model LIST          model profiles (profiles/models), e.g. llama-3.2-1b\n"
+    "  --model LIST          model profiles (profiles/models) or GGUF files, e.g. llama-3.2-1b\n"
     "  --ctx LIST            context lengths, e.g. 512,4096,32K or 512-128K*4\n"
     "  --kv-type LIST        KV cache formats: f32, f16, bf16, q8_0\n"
     "  --heads LIST          attention head layouts HEADS/KV_HEADS/HEAD_DIM, e.g. 32/8/128\n"
     "  --dist LIST           MoE routing distributions: uniform, zipf, hot\n"
     "  --ntok LIST           tokens per batch, e.g. 1,8,64\n"
     "  --split LIST          MoE work split: auto, rows, experts\n"
+    "  --depth LIST          decode: context depth filled before measuring, e.g. 0,4096\n"
+    "  --n-gen LIST          decode: tokens generated per tg cycle (default 128)\n"
+    "  --n-prompt LIST       decode: prompt tokens of pp and ttft (default 512)\n"
+    "  --kv-fill MODE        decode: synthetic | prefill (how the depth is filled)\n"
     "  --isa LEVEL           cap code paths: scalar | avx2 | avx512 (default: best available)\n"
     "  --budget SECONDS      time budget for the whole run\n"
     "  --case-budget SECONDS time budget per case (default: the suite's)\n"
@@ -178,7 +182,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             "--suite", "--threads", "--pin", "--cpus", "--numa", "--size", "--cache", "--isa",
             "--budget", "--case-budget", "--min-samples", "--max-samples", "--target-ci",
             "--seed", "-o", "--output", "--quant", "--shape", "--model", "--ctx", "--kv-type",
-            "--heads", "--dist", "--ntok", "--split",
+            "--heads", "--dist", "--ntok", "--split", "--depth", "--n-gen", "--n-prompt", "--kv-fill",
         };
         bool known = false;
         for (size_t k = 0; k < LB_ARRAY_LEN(with_value); k++) known |= !strcmp(name, with_value[k]);
@@ -279,17 +283,25 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
                                        "numbers, e.g. 4096x14336", sh.v[k]);
             }
             lb_axes_set_text(&cfg.axes, "shape", &sh);
-        } else if (!strcmp(name, "--ctx") || !strcmp(name, "--ntok")) {
+        } else if (!strcmp(name, "--ctx") || !strcmp(name, "--ntok") || !strcmp(name, "--depth") ||
+                   !strcmp(name, "--n-gen") || !strcmp(name, "--n-prompt")) {
             /* numeric text axes: sweeps with K suffixes, stored as integers */
             struct lb_sweep sw;
             struct lb_text_list tl = {0};
-            if ((st = lb_sweep_parse(val, name, true, true, 1, &sw, &err))) return fail_status(&err, st);
+            char axis[32];
+            /* --depth takes 0 (an empty context); the others count from 1 */
+            double lo = strcmp(name, "--depth") ? 1 : 0;
+            if ((st = lb_sweep_parse(val, name, true, true, lo, &sw, &err))) return fail_status(&err, st);
             if (sw.n > LB_ARRAY_LEN(tl.v))
                 return usage_error("run: %s '%s': at most %zu values", name, val, LB_ARRAY_LEN(tl.v));
             for (size_t k = 0; k < sw.n; k++) snprintf(tl.v[tl.n++], sizeof tl.v[0], "%.0f", sw.v[k]);
-            lb_axes_set_text(&cfg.axes, name + 2, &tl);
+            snprintf(axis, sizeof axis, "%s", name + 2);
+            for (char *c = axis; *c; c++)
+                if (*c == '-') *c = '_';
+            lb_axes_set_text(&cfg.axes, axis, &tl);
         } else if (!strcmp(name, "--model") || !strcmp(name, "--kv-type") ||
-                   !strcmp(name, "--heads") || !strcmp(name, "--dist") || !strcmp(name, "--split")) {
+                   !strcmp(name, "--heads") || !strcmp(name, "--dist") || !strcmp(name, "--split") ||
+                   !strcmp(name, "--kv-fill")) {
             /* text axes checked by the suite (check_axes) before measuring */
             struct lb_text_list tl;
             char axis[32];

@@ -46,14 +46,14 @@ static unsigned long long splitmix64(unsigned long long *s)
 struct axis_values {
     const char *name;
     size_t n;
-    char (*v)[32];
+    char (*v)[LB_TEXT_MAX];
 };
 
 static enum lb_status plan(const struct lb_run_config *cfg, struct planned **out,
                            size_t *n_out, struct lb_error *err)
 {
     const struct lb_suite *s = cfg->suite;
-    static char threads_txt[LB_SWEEP_MAX][32], sizes_txt[LB_SWEEP_MAX][32];
+    static char threads_txt[LB_SWEEP_MAX][LB_TEXT_MAX], sizes_txt[LB_SWEEP_MAX][LB_TEXT_MAX];
     for (size_t i = 0; i < cfg->axes.threads.n; i++)
         snprintf(threads_txt[i], sizeof threads_txt[i], "%.0f", cfg->axes.threads.v[i]);
     for (size_t i = 0; i < cfg->axes.size_bytes.n; i++)
@@ -74,7 +74,7 @@ static enum lb_status plan(const struct lb_run_config *cfg, struct planned **out
                 const struct lb_text_axis *ta = &cfg->axes.text[t];
                 if (uses_axis(bench, ta->name) && ta->values.n)
                     ax[n_ax++] = (struct axis_values){ta->name, ta->values.n,
-                                                      (char (*)[32])ta->values.v};
+                                                      (char (*)[LB_TEXT_MAX])ta->values.v};
             }
             for (size_t a = 0; a < n_ax; a++) total *= ax[a].n;
             if (pass == 0) {
@@ -130,7 +130,7 @@ static void iso_now(char *buf, size_t len)
 
 static void print_progress(size_t i, size_t n, const struct lb_result *r)
 {
-    char params[96] = "";
+    char params[160] = "";
     size_t off = 0;
     for (int k = 0; k < r->params.n_params && off < sizeof params; k++) {
         const struct lb_param *p = &r->params.params[k];

@@ -38,6 +38,7 @@ const struct lb_suite *const lb_suites[] = {
     &lb_suite_gemv,
     &lb_suite_attention,
     &lb_suite_moe,
+    &lb_suite_decode,
     NULL,
 };
 
@@ -164,6 +165,14 @@ void lb_ceilings_apply(const struct lb_ceilings *c,
             m = lb_result_metric(&r[i], "throughput"), ceil = row->dot8_gops;
         }
         if (m && ceil > 0) lb_result_add_metric(&r[i], "pct_of_ceiling", 100.0 * m->value / ceil, "%");
+        /* A result in tokens/s against the read ceiling: its bytes per
+         * token over the ceiling is the bandwidth roofline, and % of the
+         * ceiling is % of that roofline. */
+        const struct lb_metric *tok = lb_result_metric(&r[i], "tok_s");
+        if (tok && m && ceil > 0 && m->value > 0 && !strcmp(b->ceiling, "read")) {
+            lb_result_add_metric(&r[i], "roofline_tok_s", tok->value * ceil / m->value, "tok/s");
+            lb_result_add_metric(&r[i], "pct_of_roofline", 100.0 * m->value / ceil, "%");
+        }
         /* A bandwidth kernel's arithmetic against the compute ceiling of
          * its unit: what bounds it when the weights sit in cache. */
         const struct lb_metric *t = lb_result_metric(&r[i], "throughput");
