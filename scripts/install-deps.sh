@@ -4,11 +4,14 @@
 #   counters (optional at build time, installed here): libpapi-dev
 #   run time (optional): gnuplot-nox for charts
 #   tests: python3-jsonschema (report schema validation)
+#   with --test (scripts/test.sh): chromium, the headless browser that
+#     tests/test-report-browser.sh renders the HTML report in
 # Uses apt-get as root, or through sudo when that works without a prompt;
 # otherwise says what to install and exits 1.
 set -euo pipefail
 
 pkgs=(cmake gcc make pkg-config libhwloc-dev libcjson-dev libpapi-dev gnuplot-nox python3 python3-jsonschema)
+if [ "${1:-}" = "--test" ]; then pkgs+=(chromium); fi
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
