@@ -14,6 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "../reports/lb-render.h"
 #include "../reports/lb-report.h"
 #include "lb-run.h"
 
@@ -126,6 +130,37 @@ static void iso_now(char *buf, size_t len)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The decode suite's chart (tok/s per quantization level, CI error bars)
+ * and the other views of the report, through gnuplot into
+ * <report without .json>-charts/. Rendered from the JSON document, as
+ * `llmbench report --charts` would; without gnuplot it says why and the
+ * run goes on. Returns the one-line note to print. */
+static void write_charts(const cJSON *doc, const char *report_path, char *note, size_t len)
+{
+    struct lb_run run = {.source = report_path, .doc = doc};
+    struct lb_chart *charts = NULL;
+    size_t n_charts = 0, n_written = 0;
+    struct lb_error e2 = {0};
+    struct lb_sbuf files = {0};
+    char dir[1100];
+    size_t n = strlen(report_path);
+    if (n > 5 && !strcmp(report_path + n - 5, ".json")) n -= 5;
+    snprintf(dir, sizeof dir, "%.*s-charts", (int)n, report_path);
+    lb_runs_label(&run, 1);
+    if (lb_charts_build(&run, 1, &charts, &n_charts, &e2) != LB_OK) {
+        snprintf(note, len, "charts skipped: %s", e2.msg);
+        return;
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        snprintf(note, len, "charts skipped: cannot create %s: %s", dir, strerror(errno));
+    } else if (lb_gnuplot_charts(charts, n_charts, dir, &files, &n_written, note, len, &e2) != LB_OK &&
+               !note[0]) {
+        snprintf(note, len, "charts skipped: %s", e2.msg);
+    }
+    lb_sbuf_free(&files);
+    lb_charts_free(charts, n_charts);
 }
 
 static void print_progress(size_t i, size_t n, const struct lb_result *r)
@@ -326,6 +361,11 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
         memcpy(text + tl, "\n", 2);
     }
     if ((st = lb_outfile_commit(&out, text, err))) goto done;
+    if (!strcmp(cfg->suite->name, "decode")) {
+        char note[512] = "";
+        write_charts(doc, cfg->output_path, note, sizeof note);
+        printf("%s\n", note);
+    }
     size_t n_failed = 0, n_skipped = 0;
     for (size_t i = 0; i < n; i++) {
         n_failed += results[i].status == LB_RESULT_FAILED;

@@ -26,6 +26,13 @@ rc=$?
 [ "$rc" -eq 0 ] && ok || { bad "decode run exited $rc"; cat "$tmp/d.err" "$tmp/d.out"; }
 grep -q "^report: $tmp/d.json" "$tmp/d.out" && ok || bad "no report path line"
 validate "$tmp/d.json" && ok || bad "report does not validate"
+# the tok/s-per-quant chart through gnuplot, or a line saying why not
+if command -v gnuplot >/dev/null; then
+  [ -s "$tmp/d-charts/decode-tg.png" ] && [ -s "$tmp/d-charts/decode-tg.svg" ] && ok ||
+    bad "no decode chart in $tmp/d-charts: $(grep charts "$tmp/d.out")"
+else
+  grep -q "^charts skipped: gnuplot not found" "$tmp/d.out" && ok || bad "no 'charts skipped' line"
+fi
 
 /usr/bin/python3 - "$tmp/d.json" <<'PY' && ok || bad "report content"
 import json, sys
