@@ -19,7 +19,9 @@
  * activation format needs one, the activation quantizer) in the ISA's
  * file, add a row to that file's table, list the table in gemv.c's
  * registry if the file is new. Tests compare every row of every table with
- * the reference.
+ * the reference. Optionally add a multi-row form of the dot (struct
+ * lb_dot_rows_impl) to the file's rows table (kernels/cpu/gemv-impl.h);
+ * tests check it against its single-row dot bit for bit.
  */
 #ifndef LB_GEMV_H
 #define LB_GEMV_H
@@ -51,6 +53,29 @@ struct lb_dot_impl {
     lb_vec_dot_fn dot;       /* (n, weight row, activation in vec_dot_type) */
 };
 
+/* Consecutive rows against one activation: y[r] = W[r] . act for
+ * 0 <= r < n_rows (n_rows >= 1), row r at w + r * row_bytes. Work that
+ * depends only on the activation (a reordered, aligned copy of its quants,
+ * its block sums as the format needs them) is done once for all the rows,
+ * which are then read one after another (one stream from memory), so a
+ * memory-bound GEMV executes fewer instructions per weight byte. Each
+ * y[r] must equal, bit for bit, what the single-row dot it is paired with
+ * (struct lb_dot_rows_impl) returns for that row, whatever n_rows is:
+ * callers rely on lb_gemv_rows_batch returning what lb_gemv_rows returns
+ * for each row, and on any split of rows over workers giving the same y. */
+typedef void (*lb_dot_rows_fn)(int64_t n, const void *w, size_t row_bytes,
+                               const void *act, float *y, int n_rows);
+
+/* A multi-row implementation paired with one single-row dot (the pairing
+ * is by function: a rows entry is used only together with exactly that
+ * dot, which is what makes the bit-for-bit contract checkable). Listed in
+ * a table of its own per ISA file (kernels/cpu/gemv-impl.h), so the dot
+ * tables keep their layout. */
+struct lb_dot_rows_impl {
+    lb_vec_dot_fn dot;        /* the single-row dot it matches */
+    lb_dot_rows_fn dot_rows;  /* NULL ends a table */
+};
+
 /* One ISA implementation of an activation quantizer (f32 -> Q8_0/Q8_1/Q8_K).
  * Must produce exactly the reference's blocks (same rounding), so that a
  * SIMD GEMV equals the reference GEMV. */
@@ -78,6 +103,8 @@ struct lb_gemv {
     lb_quantize_fn actq;          /* NULL when atype is F32 (x used as is) */
     enum lb_isa isa;              /* level of the chosen dot */
     char path[32];                /* "scalar", "avx512_vnni", ... */
+    /* the multi-row form of dot, or NULL (then rows go one by one) */
+    lb_dot_rows_fn dot_rows;
 };
 
 /* Chooses the best implementation allowed by isa_cap and f (f may be NULL
@@ -98,7 +125,8 @@ void lb_gemv_rows(const struct lb_gemv *g, const void *w, const void *act,
                   float *y, int ith, int nth);
 /* Small batch (speculative / batched decode): n_b activations act[b]
  * (each act_bytes) against the same rows; y[b][r]. Each weight row is read
- * from memory once for all n_b (1 <= n_b <= LB_GEMV_MAX_BATCH). */
+ * from memory once for all n_b (1 <= n_b <= LB_GEMV_MAX_BATCH). y[b][r]
+ * is bit for bit what lb_gemv_rows gives for act[b]. */
 #define LB_GEMV_MAX_BATCH 8
 void lb_gemv_rows_batch(const struct lb_gemv *g, const void *w,
                         const void *const *act, float *const *y, int n_b,
@@ -108,6 +136,7 @@ void lb_gemv_rows_batch(const struct lb_gemv *g, const void *w,
  * returns the count. */
 size_t lb_dot_impls_all(const struct lb_dot_impl **out, size_t max);
 size_t lb_actq_impls_all(const struct lb_actq_impl **out, size_t max);
+size_t lb_dot_rows_impls_all(const struct lb_dot_rows_impl **out, size_t max);
 /* Whether the CPU has what impl->requires and its level needs. */
 bool lb_dot_impl_usable(enum lb_isa isa, unsigned requires,
                         const struct lb_cpu_features *f);

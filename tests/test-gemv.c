@@ -17,6 +17,9 @@
  *  - lb_gemv_rows split over nth = 1..3 and lb_gemv_quantize_x split the
  *    same way equal the one-worker results bit for bit; lb_gemv_rows_batch
  *    equals separate calls bit for bit;
+ *  - every multi-row dot (lb_dot_rows_impl) equals its single-row dot bit
+ *    for bit for 1..9 rows, the last ending at a PROT_NONE page, up to
+ *    24576 columns, and writes no y past its rows;
  *  - lb_gemv_init's dispatch rule and its errors;
  *  - the whole GEMV against a float64 GEMV of the dequantized weights and
  *    the original x, within the activation quantization error.
@@ -343,6 +346,92 @@ static void test_dots(void)
     free(wf);
 }
 
+/* ---- every multi-row dot against its single-row dot ------------------- */
+
+/* Each lb_dot_rows_impl, for several n_rows and widths (up to 24576
+ * columns: wider than what some implementations prepare at once), on rows
+ * from the reference quantizer and of random bits, the last row ending at
+ * a PROT_NONE page: y[r] must equal the paired dot's result bit for bit
+ * (lb-gemv.h), and nothing past y[n_rows - 1] may be written. The paired
+ * dot is checked against the reference above up to 14336 columns, and
+ * here on the widest rows. */
+static const int nrows_tested[] = {1, 2, 3, 4, 5, 9};
+#define MAX_ROWS_TESTED 9
+#define WIDE_COLS 24576
+static void test_dot_rows(void)
+{
+    const struct lb_dot_rows_impl *rr[MAX_IMPLS];
+    const struct lb_dot_impl *d[MAX_IMPLS];
+    size_t nr = lb_dot_rows_impls_all(rr, MAX_IMPLS), nd = lb_dot_impls_all(d, MAX_IMPLS);
+    CHECK(nr < MAX_IMPLS);
+    float *x = xmalloc(WIDE_COLS * sizeof *x), *wf = xmalloc(WIDE_COLS * sizeof *wf);
+    for (size_t i = 0; i < nr; i++) {
+        const struct lb_dot_impl *di = NULL;
+        for (size_t k = 0; k < nd; k++)
+            if (d[k]->dot == rr[i]->dot) di = d[k];
+        CHECK_MSG(di != NULL, "multi-row entry %zu is paired with a dot no table lists", i);
+        if (!di) continue;
+        const struct lb_qtraits *q = lb_qtraits_get(di->type);
+        if (!lb_dot_impl_usable(di->isa, di->requires, &cpu)) {
+            printf("skipped: %s multi-row %s dot needs %s\n", di->path, q->name,
+                   missing_feature(di->isa, di->requires));
+            continue;
+        }
+        const struct lb_qtraits *at = lb_qtraits_get(q->vec_dot_type);
+        const struct bits_layout *bl = bits_layout_of(q->type);
+        int n_checked = 0;
+        double worst = 0;
+        for (size_t c = 0; c <= LB_ARRAY_LEN(cols_quant); c++) {
+            const bool wide = c == LB_ARRAY_LEN(cols_quant);
+            int64_t cols = wide ? WIDE_COLS : cols_quant[c] * q->block_elems;
+            if (!wide && cols > MAX_COLS) cols = MAX_COLS / q->block_elems * q->block_elems;
+            const size_t rb = lb_qtype_row_bytes(q->type, cols), ab = lb_qtype_row_bytes(at->type, cols);
+            for (size_t t = 0; t < LB_ARRAY_LEN(nrows_tested); t++) {
+                const int nrow = nrows_tested[t];
+                struct guarded gw, ga;
+                guarded_alloc(&gw, rb * (size_t)nrow);
+                guarded_alloc(&ga, ab);
+                fill_floats(x, cols);
+                at->quantize_ref(x, ga.p, cols);
+                for (int kind = 0; kind < (bl ? 2 : 1); kind++) {
+                    for (int r = 0; r < nrow; r++) {
+                        uint8_t *row = (uint8_t *)gw.p + (size_t)r * rb;
+                        if (kind == 0) {
+                            fill_floats(wf, cols);
+                            q->quantize_ref(wf, row, cols);
+                        } else {
+                            fill_bits(q, bl, row, cols);
+                        }
+                    }
+                    snprintf(current, sizeof current, "%s multi-row dot %s, cols %lld, %d rows, %s",
+                             q->name, di->path, (long long)cols, nrow, kind ? "random-bits" : "quantized");
+                    float y[MAX_ROWS_TESTED + 1];
+                    for (int r = 0; r <= MAX_ROWS_TESTED; r++) y[r] = NAN;
+                    y[nrow] = 12345.0f;
+                    rr[i]->dot_rows(cols, gw.p, rb, ga.p, y, nrow);
+                    for (int r = 0; r < nrow; r++) {
+                        const float want = di->dot(cols, (const uint8_t *)gw.p + (size_t)r * rb, ga.p);
+                        CHECK_MSG(memcmp(&y[r], &want, sizeof want) == 0,
+                                  "%s: row %d gives %.9g, the single-row dot %.9g", current, r, (double)y[r],
+                                  (double)want);
+                        n_checked++;
+                    }
+                    CHECK_MSG(y[nrow] == 12345.0f, "%s: wrote y[%d]", current, nrow);
+                    if (wide && nrow == 1)
+                        check_one_dot(di, q, gw.p, ga.p, cols, kind ? "random-bits" : "quantized", &worst);
+                }
+                guarded_free(&gw);
+                guarded_free(&ga);
+            }
+        }
+        current[0] = 0;
+        printf("  %-7s %-14s %3d rows bit-identical to the single-row dot; %lld columns vs reference: "
+               "worst |diff| / sum|terms| = %.2g\n", q->name, di->path, n_checked, (long long)WIDE_COLS, worst);
+    }
+    free(x);
+    free(wf);
+}
+
 /* ---- every activation quantizer against the reference ---------------- */
 
 /* Blocks where x / d lands exactly on k + 0.5: amax = 127 * 2^-4 makes
@@ -526,6 +615,13 @@ static void test_split_and_batch(void)
                 lb_gemv_quantize_x(&g, x + b * 1024, act[b], 0, 1);
                 lb_gemv_rows(&g, w, act[b], y1[b], 0, 1);
             }
+            /* lb_gemv_rows (through the multi-row dot where the path has
+             * one) equals the chosen single-row dot row by row, bit for bit */
+            for (int64_t r = 0; r < rows; r++) {
+                const float want = g.dot(cols, (const uint8_t *)w + (size_t)r * g.row_bytes, act[0]);
+                CHECK_MSG(memcmp(&y1[0][r], &want, sizeof want) == 0, "%s: row %lld: %.9g, single-row dot %.9g",
+                          current, (long long)r, (double)y1[0][r], (double)want);
+            }
             /* quantize_x and rows split over 1..3 workers run in turn */
             for (int nth = 1; nth <= MAX_THREADS_TESTED; nth++) {
                 memset(act1, 0xcc, g.act_bytes);
@@ -538,15 +634,19 @@ static void test_split_and_batch(void)
                 CHECK_MSG(memcmp(y, y1[0], (size_t)rows * sizeof *y) == 0,
                           "%s: rows over %d workers differ from one worker", current, nth);
             }
-            /* batch: every n_b, split over 2 workers, equals separate calls */
+            /* batch: every n_b, split over 1..3 workers, equals separate
+             * calls (slices of 37, 19/18 and 13/12/12 rows: dot_rows groups
+             * of 16 with a shorter one left, where the path has one) */
             for (int nb = 1; nb <= LB_GEMV_MAX_BATCH; nb++) {
                 for (int b = 0; b < nb; b++)
                     for (int64_t r = 0; r < rows; r++) yb[b][r] = NAN;
-                for (int ith = 0; ith < 2; ith++)
-                    lb_gemv_rows_batch(&g, w, (const void *const *)act, yb, nb, ith, 2);
+                const int nth = 1 + nb % MAX_THREADS_TESTED; /* 37 rows: slices of 37, 19/18, 13/12/12 */
+                for (int ith = 0; ith < nth; ith++)
+                    lb_gemv_rows_batch(&g, w, (const void *const *)act, yb, nb, ith, nth);
                 for (int b = 0; b < nb; b++)
                     CHECK_MSG(memcmp(yb[b], y1[b], (size_t)rows * sizeof(float)) == 0,
-                              "%s: batch of %d, member %d differs from a single call", current, nb, b);
+                              "%s: batch of %d over %d workers, member %d differs from a single call",
+                              current, nb, nth, b);
             }
             for (int b = 0; b < LB_GEMV_MAX_BATCH; b++) {
                 free(act[b]);
@@ -646,6 +746,7 @@ int main(void)
     LB_RUN(test_usable);
     LB_RUN(test_init);
     LB_RUN(test_dots);
+    LB_RUN(test_dot_rows);
     LB_RUN(test_actqs);
     LB_RUN(test_split_and_batch);
     LB_RUN(test_vs_f64);

@@ -46,6 +46,11 @@ extern const struct lb_dot_table lb_gemv_table_legacy_avx512;
 extern const struct lb_dot_table lb_gemv_table_k_avx2;
 extern const struct lb_dot_table lb_gemv_table_k_avx512;
 
+/* Multi-row dots (struct lb_dot_rows_impl), each paired with one dot of
+ * its file's table; a table ends with a NULL dot_rows. Registered in
+ * gemv.c's rows_registry. */
+extern const struct lb_dot_rows_impl lb_gemv_rows_k_avx512[];
+
 #endif /* LB_GEMV_HAVE_X86 */
 
 /* The registry as gemv.c walks it, for tests: file is the table's source

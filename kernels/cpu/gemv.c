@@ -32,6 +32,32 @@ static const struct lb_gemv_registry_entry registry[] = {
     {NULL, NULL}, /* keeps the array non-empty off x86 */
 };
 
+/* Multi-row tables (gemv-impl.h); gemv.c uses an entry only with the
+ * single-row dot it names. */
+static const struct lb_dot_rows_impl *const rows_registry[] = {
+#if LB_GEMV_HAVE_X86
+    lb_gemv_rows_k_avx512,
+#endif
+    NULL,
+};
+
+size_t lb_dot_rows_impls_all(const struct lb_dot_rows_impl **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t t = 0; rows_registry[t]; t++)
+        for (const struct lb_dot_rows_impl *r = rows_registry[t]; r->dot_rows && n < max; r++) out[n++] = r;
+    return n;
+}
+
+/* The multi-row form of dot, or NULL. */
+static lb_dot_rows_fn rows_of(lb_vec_dot_fn dot)
+{
+    for (size_t t = 0; rows_registry[t]; t++)
+        for (const struct lb_dot_rows_impl *r = rows_registry[t]; r->dot_rows; r++)
+            if (r->dot == dot) return r->dot_rows;
+    return NULL;
+}
+
 size_t lb_gemv_registry(struct lb_gemv_registry_entry *out, size_t max)
 {
     size_t n = LB_ARRAY_LEN(registry) - 1;
@@ -156,6 +182,7 @@ enum lb_status lb_gemv_init(struct lb_gemv *g, enum lb_qtype wtype,
     const struct lb_dot_impl *d = best_dot(wtype, isa_cap, f);
     if (d) {
         g->dot = d->dot;
+        g->dot_rows = rows_of(d->dot);
         g->isa = d->isa;
         snprintf(g->path, sizeof g->path, "%s", d->path ? d->path : lb_isa_name(d->isa));
     } else {
@@ -197,6 +224,15 @@ void lb_gemv_quantize_x(const struct lb_gemv *g, const float *x, void *act,
     g->actq(x + b * (size_t)be, (char *)act + b * bb, (int64_t)(e - b) * be);
 }
 
+/* dot_rows takes an int row count */
+#define ROWS_PER_CALL_MAX ((size_t)1 << 30)
+/* Rows per dot_rows call in a batch: enough that preparing the activation
+ * (for Q4_K about a third of one row's work per call) is a few % of the
+ * group's work, few enough that the group (16 x 2.3 KiB for Q4_K at 4096
+ * columns, 16 x 11.8 KiB for a 14336-column Q6_K row) stays in L2 across
+ * the n_b activations. */
+#define BATCH_GROUP_ROWS 16
+
 /* Rows are split one by one (lb_split(rows, 1, ...), as lb-gemv.h says).
  * Splitting in 16-row units would keep workers' y ranges on separate
  * cache lines, but the one line two workers share costs one transfer per
@@ -207,17 +243,27 @@ void lb_gemv_rows(const struct lb_gemv *g, const void *w, const void *act,
 {
     size_t b, e;
     lb_split((size_t)g->rows, 1, ith, nth, &b, &e);
-    const lb_vec_dot_fn dot = g->dot;
     const int64_t n = g->cols;
     const size_t rb = g->row_bytes;
     const char *row = (const char *)w + b * rb;
+    if (g->dot_rows) {
+        /* the whole slice in one call (in int-sized pieces): the
+         * activation is prepared once for all its rows */
+        for (size_t r = b; r < e; r += ROWS_PER_CALL_MAX) {
+            const size_t m = e - r < ROWS_PER_CALL_MAX ? e - r : ROWS_PER_CALL_MAX;
+            g->dot_rows(n, (const char *)w + r * rb, rb, act, y + r, (int)m);
+        }
+        return;
+    }
+    const lb_vec_dot_fn dot = g->dot;
     for (size_t r = b; r < e; r++, row += rb) y[r] = dot(n, row, act);
 }
 
 /* Row-major over the batch: a row is streamed from memory once, and the
  * n_b - 1 further dots with it hit L1/L2 (a row is cols x bits / 8 bytes:
  * 2.3 KiB for Q4_0 at 4096 columns, 28 KiB for F16 at 14336). Each y[b][r]
- * is the same dot call as in lb_gemv_rows, so the results are identical. */
+ * is the same dot call as in lb_gemv_rows, or the multi-row dot, which
+ * gives the same bits (lb-gemv.h), so the results are identical. */
 void lb_gemv_rows_batch(const struct lb_gemv *g, const void *w,
                         const void *const *act, float *const *y, int n_b,
                         int ith, int nth)
@@ -225,10 +271,22 @@ void lb_gemv_rows_batch(const struct lb_gemv *g, const void *w,
     LB_ASSERT(n_b >= 1 && n_b <= LB_GEMV_MAX_BATCH);
     size_t b, e;
     lb_split((size_t)g->rows, 1, ith, nth, &b, &e);
-    const lb_vec_dot_fn dot = g->dot;
     const int64_t n = g->cols;
     const size_t rb = g->row_bytes;
     const char *row = (const char *)w + b * rb;
+    if (g->dot_rows) {
+        /* groups of rows (16 x 2.3 KiB for Q4_K at 4096 columns) stay in
+         * L2 while they meet every activation; each dot_rows call prepares
+         * its activation once for the group's rows */
+        const lb_dot_rows_fn rows = g->dot_rows;
+        for (size_t r = b; r < e; r += BATCH_GROUP_ROWS) {
+            const size_t m = e - r < BATCH_GROUP_ROWS ? e - r : BATCH_GROUP_ROWS;
+            const char *grp = (const char *)w + r * rb;
+            for (int k = 0; k < n_b; k++) rows(n, grp, rb, act[k], y[k] + r, (int)m);
+        }
+        return;
+    }
+    const lb_vec_dot_fn dot = g->dot;
     for (size_t r = b; r < e; r++, row += rb)
         for (int k = 0; k < n_b; k++) y[k][r] = dot(n, row, act[k]);
 }

@@ -30,7 +30,7 @@
  *    relative 6e-8, far inside the tests' tolerance).
  *
  * Measured on the Zen 5 VM this was written on (3.4 GHz, /tmp scratch
- * benchmark): in L2 a Q4_K super-block takes ~11 cycles (~43 GB/s per
+ * benchmark): in L2 a Q4_K super-block took ~11 cycles (~43 GB/s per
  * core), Q6_K ~12 (~60 GB/s). The loop is bound by vector issue: ~40
  * vector instructions per super-block on 4 pipes, multiplies and shuffles
  * sharing 3 of them, plus the activation's 64-byte loads, which cross
@@ -38,6 +38,17 @@
  * gets ~75-80% of its read bandwidth with this much work per byte when the
  * memory system is idle; software prefetch (T0/T1/NTA, 0.5-8 KiB ahead)
  * did not change that, so there is none.
+ *
+ * Q4_K and IQ4_XS therefore also come as multi-row dots (lb_dot_rows_fn):
+ * the activation is prepared once per call for all the rows of a slice
+ * (reordered to the order their nibbles split in, 64-byte aligned, bsums
+ * pre-added), which takes their loops from 51 to 43 and from 84 to 53
+ * instructions per super-block (counted in the disassembly; docs/gemv.md
+ * has the table and timings). The rows are still read one after another:
+ * a 4-row variant that shared the activation loads between rows read side
+ * by side took 0.89x the time from L2 but was median 0.75x as fast from DRAM (four
+ * short streams instead of one). Their single-row dots are the one-row
+ * case of the same code, so both give the same bits.
  */
 #include "../gemv-impl.h"
 
@@ -55,6 +66,14 @@
 static inline float fp16_to_f32(uint16_t h)
 {
     return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+/* 4 bytes at p (d, dmin adjacent) as an int */
+static inline int ld32(const void *p)
+{
+    int v;
+    memcpy(&v, p, 4);
+    return v;
 }
 
 static inline float hsum_ps(__m512 v) { return _mm512_reduce_add_ps(v); }
@@ -152,32 +171,138 @@ static inline __m256i k4_mins(__m512i sm, const int16_t *bsums)
                              _mm256_loadu_si256((const __m256i *)bsums));
 }
 
-/* nibbles of element 64c + l (l < 32) low, + 32 high, of byte 32c + l:
- * lower half shifted by 0, upper by 4 */
-static float dot_q4_k_q8_k(int64_t n, const void *w, const void *act)
+/* ---- Q4_K: rows against a prepared activation ------------------------- */
+
+/* Why a prepared activation: from DRAM the row loop must leave the core
+ * idle often enough to keep the weight stream going, so what matters is
+ * vector instructions per 144-byte super-block. Work that depends only
+ * on the activation is done once per call (per chunk of columns) for all
+ * the rows of a worker's slice, which are then still read one after
+ * another (one long stream: running several rows side by side, sharing
+ * the activation loads, measured slower from DRAM, see docs/gemv.md):
+ *  - Q8_K quants reordered to match quants split from 64 weight bytes
+ *    with one AND (low nibbles) and a shift + AND (high): zmm j of a row
+ *    holds the low (j even) or high (j odd) nibbles of bytes 64(j/2)..+63,
+ *    i.e. elements 128(j/2) + 32(j%2) + [0, 32) and + 64 + [0, 32), so the
+ *    activation is reordered the same way (instead of broadcasting 32
+ *    bytes and shifting per half, 8 instructions per row-block, 6 here);
+ *    the prepared blocks are 64-byte aligned (Q8_K's 292-byte blocks make
+ *    every 64-byte load of it cross a cache line);
+ *  - bsums added in pairs (one per 32-element sub-block) and negated, so
+ *    the mins are one VPMADDWD of 8 int16 and add into their own f32 lanes.
+ * The 6-bit scales are unpacked as before (k4_scales_mins: scalar 64-bit
+ * ops instead took ~25 instructions, and the loop was slower) and the sc
+ * bytes broadcast as one qword. 43 instructions (39 vector) per
+ * row-block, from 51 (46) in the former single-row loop (counted in the
+ * disassembly, gcc 12 -O3); 0.82-0.85x its time from L2.
+ *
+ * dot_q4_k_q8_k is this with one row, so a row's result is the same
+ * whether it comes from the single-row dot or a dot_rows call of any
+ * length (every float lane sees the same operations in the same order). */
+
+/* One prepared Q8_K block (320 bytes, 64-byte aligned). */
+struct q4k_prep {
+    _Alignas(64) int8_t qs[256]; /* [4][64]: zmm j as described above */
+    /* [0 x 8, -(bsums[2k] + bsums[2k + 1]) for k < 8]: against the
+     * zero-extended [sc, mn] bytes, the mins alone */
+    _Alignas(32) int16_t nbs[16];
+    float d;                     /* the Q8_K block's d */
+};
+/* Columns prepared at a time: 64 blocks = 16384 columns, 20 KiB of stack;
+ * wider rows prepare chunk by chunk per row (same arithmetic). */
+#define Q4K_PREP_BLOCKS 64
+
+static void q4k_prepare(const struct lb_block_q8_k *a, int64_t nb, struct q4k_prep *p)
 {
-    const struct lb_block_q4_k *x = w;
-    const struct lb_block_q8_k *a = act;
-    const int64_t nb = n / LB_QK_K;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), cnt = counts16(0, 4);
-    __m512 accf = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const int8_t *q = a[ib].qs;
+        const __m512i a0 = _mm512_loadu_si512(q), a1 = _mm512_loadu_si512(q + 64);
+        const __m512i a2 = _mm512_loadu_si512(q + 128), a3 = _mm512_loadu_si512(q + 192);
+        /* 128-bit lanes [0, 1] of the first, [0, 1] of the second (0x44)
+         * or [2, 3] and [2, 3] (0xEE) */
+        _mm512_store_si512(p[ib].qs, _mm512_shuffle_i64x2(a0, a1, 0x44));
+        _mm512_store_si512(p[ib].qs + 64, _mm512_shuffle_i64x2(a0, a1, 0xEE));
+        _mm512_store_si512(p[ib].qs + 128, _mm512_shuffle_i64x2(a2, a3, 0x44));
+        _mm512_store_si512(p[ib].qs + 192, _mm512_shuffle_i64x2(a2, a3, 0xEE));
+        const __m256i pair = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[ib].bsums),
+                                               _mm256_set1_epi16(-1)); /* |sum| <= 4064 */
+        _mm256_store_si256((__m256i *)p[ib].nbs,
+                           _mm256_inserti128_si256(_mm256_setzero_si256(), _mm256_cvtepi32_epi16(pair), 1));
+        p[ib].d = a[ib].d;
+    }
+}
+
+/* Blocks [0, nb) of one row against prepared blocks, into the row's
+ * accumulators: accf (16 lanes, d * act.d * scaled sums) and accm (4 lanes,
+ * -dmin * act.d * mins). */
+static inline __attribute__((always_inline)) void
+q4k_row(const struct lb_block_q4_k *x, const struct q4k_prep *p, int64_t nb, __m512 *accf, __m256 *accm)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i spa = SPREAD_P(0, 1, 2, 3), spb = SPREAD_P(4, 5, 6, 7);
+    __m512 af = *accf;
+    __m256 am = *accm;
     for (int64_t ib = 0; ib < nb; ib++) {
         const struct lb_block_q4_k *b = &x[ib];
-        const __m512i sm = _mm512_broadcast_i32x4(k4_scales_mins(b->scales));
-        __m512i wv[4], p[2];
-        for (int c = 0; c < 4; c++) wv[c] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * c, cnt), m4);
-        dot_packed(wv, a[ib].qs, p);
-        const __m512i s = k4_scaled(p, sm);
-        const __m256i smin = k4_mins(sm, a[ib].bsums);
+        /* [sc0..7, mn0..7] as bytes (lb-blocks.h): sc broadcast per
+         * qword for the spreads, mn zero-extended against [0 x 8, nbs] */
+        const __m128i sm = k4_scales_mins(b->scales);
+        const __m512i scv = _mm512_broadcastq_epi64(sm);
+        const __m256i mins = _mm256_madd_epi16(_mm256_cvtepu8_epi16(sm), _mm256_load_si256((const __m256i *)p[ib].nbs));
+        const __m512i v0 = _mm512_loadu_si512(b->qs), v1 = _mm512_loadu_si512(b->qs + 64);
+        const __m512i w0 = _mm512_and_si512(v0, m4), w1 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
+        const __m512i w2 = _mm512_and_si512(v1, m4), w3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
+        const __m512i z = _mm512_setzero_si512();
+        /* sums of 4 products, |.| <= 4 * 15 * 127: packing never saturates;
+         * p0 lanes 0-1 hold sub-blocks 0, 1, lanes 2-3 sub-blocks 2, 3 */
+        const __m512i p0 = _mm512_packs_epi32(_mm512_dpbusd_epi32(z, w0, _mm512_load_si512(p[ib].qs)),
+                                              _mm512_dpbusd_epi32(z, w1, _mm512_load_si512(p[ib].qs + 64)));
+        const __m512i p1 = _mm512_packs_epi32(_mm512_dpbusd_epi32(z, w2, _mm512_load_si512(p[ib].qs + 128)),
+                                              _mm512_dpbusd_epi32(z, w3, _mm512_load_si512(p[ib].qs + 192)));
+        __m512i s = _mm512_madd_epi16(p0, _mm512_shuffle_epi8(scv, spa));
+        s = _mm512_dpwssd_epi32(s, p1, _mm512_shuffle_epi8(scv, spb));
 
-        uint32_t dd;
-        memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
-        const __m128 dv = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[ib].d));
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), accf);
-        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)), accm);
+        const __m128 dv = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(ld32(&b->d))), _mm_set1_ps(p[ib].d));
+        af = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), af);
+        am = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(dv)), am);
     }
-    return hsum_ps(accf) - hsum256_ps(accm);
+    *accf = af;
+    *accm = am;
+}
+
+static void dot_rows_q4_k_q8_k(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
+{
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    struct q4k_prep prep[Q4K_PREP_BLOCKS];
+    if (nb <= Q4K_PREP_BLOCKS) {
+        q4k_prepare(a, nb, prep);
+        for (int r = 0; r < n_rows; r++) {
+            __m512 af = _mm512_setzero_ps();
+            __m256 am = _mm256_setzero_ps();
+            q4k_row((const struct lb_block_q4_k *)((const char *)w + (size_t)r * rb), prep, nb, &af, &am);
+            y[r] = hsum_ps(af) + hsum256_ps(am);
+        }
+        return;
+    }
+    for (int r = 0; r < n_rows; r++) {
+        const struct lb_block_q4_k *x = (const struct lb_block_q4_k *)((const char *)w + (size_t)r * rb);
+        __m512 af = _mm512_setzero_ps();
+        __m256 am = _mm256_setzero_ps();
+        for (int64_t c = 0; c < nb; c += Q4K_PREP_BLOCKS) {
+            const int64_t k = nb - c < Q4K_PREP_BLOCKS ? nb - c : Q4K_PREP_BLOCKS;
+            q4k_prepare(a + c, k, prep);
+            q4k_row(x + c, prep, k, &af, &am);
+        }
+        y[r] = hsum_ps(af) + hsum256_ps(am);
+    }
+}
+
+static float dot_q4_k_q8_k(int64_t n, const void *w, const void *act)
+{
+    float y;
+    dot_rows_q4_k_q8_k(n, w, 0, act, &y, 1);
+    return y;
 }
 
 /* q in [0, 31]: as Q4_K plus the fifth bit of element 64c + l (l < 32),
@@ -244,15 +369,16 @@ static float dot_q2_k_q8_k(int64_t n, const void *w, const void *act)
     const struct lb_block_q8_k *a = act;
     const int64_t nb = n / LB_QK_K;
     const __m512i m3 = _mm512_set1_epi8(3);
-    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m256i m4 = _mm256_set1_epi16(0x0F);
     const __m512i sh01 = counts16(0, 2), sh23 = counts16(4, 6);
     __m512 accf = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < nb; ib++) {
         const struct lb_block_q2_k *b = &x[ib];
-        const __m128i sc8 = _mm_loadu_si128((const __m128i *)b->scales);
-        const __m512i scz = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(sc8, m4)));
-        const __m256i mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sc8, 4), m4));
+        /* scale bytes zero-extended once: sc = low nibble, m = word >> 4 */
+        const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+        const __m512i scz = _mm512_zextsi256_si512(_mm256_and_si256(sc16, m4));
+        const __m256i mn = _mm256_srli_epi16(sc16, 4);
         __m512i wv[4], p[2];
         for (int h = 0; h < 2; h++) {
             wv[2 * h] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh01), m3);
@@ -266,7 +392,7 @@ static float dot_q2_k_q8_k(int64_t n, const void *w, const void *act)
         memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
         const __m128 dv = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[ib].d));
         accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), accf);
-        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)), accm);
+        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(dv)), accm);
     }
     return hsum_ps(accf) - hsum256_ps(accm);
 }
@@ -366,73 +492,115 @@ static float dot_q6_k_q8_k(int64_t n, const void *w, const void *act)
 
 /* ---- IQ4_XS ---------------------------------------------------------- */
 
-/* VPERMW indices for 32-element sub-blocks: zmm c (elements 64c..64c+63)
- * has int16 pair sums 0..15 of sub-block 2c and 16..31 of 2c+1. */
-#define F_SC0(i) ((i) / 16)
-#define F_SC1(i) (2 + (i) / 16)
-#define F_SC2(i) (4 + (i) / 16)
-#define F_SC3(i) (6 + (i) / 16)
-
-/* ls - 32 of the 8 sub-blocks as int8, by scalar bit spreading: nibble k
- * of scales_l and 2-bit field k of scales_h to byte k. */
-static inline __m128i iq4_xs_scales(const struct lb_block_iq4_xs *b)
-{
-    uint32_t l;
-    memcpy(&l, b->scales_l, 4);
-    uint64_t y = l;
-    y = (y | y << 16) & 0x0000FFFF0000FFFFull;
-    y = (y | y << 8) & 0x00FF00FF00FF00FFull;
-    y = (y | y << 4) & 0x0F0F0F0F0F0F0F0Full;
-    uint64_t z = b->scales_h;
-    z = (z | z << 24) & 0x000000FF000000FFull;
-    z = (z | z << 12) & 0x000F000F000F000Full;
-    z = (z | z << 6) & 0x0303030303030303ull;
-    return _mm_sub_epi8(_mm_cvtsi64_si128((long long)(y | z << 4)), _mm_set1_epi8(32));
-}
-
 /* Table values t (int8, |t| <= 127) times int8 activations: maddubs takes
  * |t| (a second table) and the activation negated where t < 0 (nibble <
  * 8: the grid is ascending with 8 negative entries): pair sums <= 2 * 127
- * * 127; int32 lane per block <= 4 * 2 * 32258 * 32 < 2^24. */
-static float dot_iq4_xs_q8_k(int64_t n, const void *w, const void *act)
+ * * 127; int32 lane per block <= 4 * 2 * 32258 * 32 < 2^24.
+ *
+ * Rows against a prepared activation (as Q4_K above, same reasons): 64
+ * weight bytes are sub-blocks 4h..4h+3, one per 128-bit lane, low nibbles
+ * elements 32k + [0, 16), high nibbles 32k + 16 + [0, 16); the activation
+ * is reordered once per call to match (the former loop reordered every
+ * row's nibbles with 4 VPERMT2Q per block instead), which also puts one
+ * sub-block in each 128-bit lane of all four products, so two VPERMW
+ * scale spreads per block serve them. dot_iq4_xs_q8_k is this with one row. */
+struct iq4xs_prep {
+    _Alignas(64) int8_t qs[256]; /* [4][64]: lane k of zmm 2h + j holds
+                                    elements 128h + 32k + 16j + [0, 16) */
+    float d;
+};
+#define IQ4XS_PREP_BLOCKS 64 /* 20 KiB of stack, as Q4K_PREP_BLOCKS */
+
+static void iq4xs_prepare(const struct lb_block_q8_k *a, int64_t nb, struct iq4xs_prep *p)
 {
-    const struct lb_block_iq4_xs *x = w;
-    const struct lb_block_q8_k *a = act;
-    const int64_t nb = n / LB_QK_K;
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const int8_t *q = a[ib].qs;
+        const __m512i a0 = _mm512_loadu_si512(q), a1 = _mm512_loadu_si512(q + 64);
+        const __m512i a2 = _mm512_loadu_si512(q + 128), a3 = _mm512_loadu_si512(q + 192);
+        /* 128-bit lanes [0, 2] of each (0x88) or [1, 3] (0xDD) */
+        _mm512_store_si512(p[ib].qs, _mm512_shuffle_i64x2(a0, a1, 0x88));
+        _mm512_store_si512(p[ib].qs + 64, _mm512_shuffle_i64x2(a0, a1, 0xDD));
+        _mm512_store_si512(p[ib].qs + 128, _mm512_shuffle_i64x2(a2, a3, 0x88));
+        _mm512_store_si512(p[ib].qs + 192, _mm512_shuffle_i64x2(a2, a3, 0xDD));
+        p[ib].d = a[ib].d;
+    }
+}
+
+/* VPERMW indices: int16 lane i is in 128-bit lane i / 8, sub-block
+ * 4h + i / 8 */
+#define F_XS0(i) ((i) / 8)
+#define F_XS1(i) (4 + (i) / 8)
+
+static inline __attribute__((always_inline)) __m512
+iq4xs_row(const struct lb_block_iq4_xs *x, const struct iq4xs_prep *p, int64_t nb, __m512 accf)
+{
     const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
-    const __m128i t = _mm_loadu_si128((const __m128i *)lb_kvalues_iq4nl);
-    const __m512i tabs = _mm512_broadcast_i32x4(_mm_abs_epi8(t));
-    const __m512i i0 = IDX32(F_SC0), i1 = IDX32(F_SC1), i2 = IDX32(F_SC2), i3 = IDX32(F_SC3);
-    /* qword picks [lo lane 0, hi lane 0, lo lane 1, hi lane 1] and the same
-     * for lanes 2, 3 (VPERMT2Q: index >= 8 selects hi) */
-    const __m512i ilo = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-    const __m512i ihi = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-    __m512 accf = _mm512_setzero_ps();
+    const __m512i tabs = _mm512_broadcast_i32x4(_mm_abs_epi8(_mm_loadu_si128((const __m128i *)lb_kvalues_iq4nl)));
+    const __m512i i0 = IDX32(F_XS0), i1 = IDX32(F_XS1);
     for (int64_t ib = 0; ib < nb; ib++) {
         const struct lb_block_iq4_xs *b = &x[ib];
-        const int8_t *q8 = a[ib].qs;
-        const __m512i scz = _mm512_zextsi256_si512(_mm256_cvtepi8_epi16(iq4_xs_scales(b)));
-        /* 64 bytes = sub-blocks 4h..4h+3, one per 128-bit lane; sub-block
-         * k's 32 elements are [low nibbles, high nibbles] of its lane */
+        /* ls - 32 as int16 lanes 0-7: the low nibble k of scales_l
+         * (bytes 4..7 of the block) and bits 2k..2k+1 of scales_h (bytes
+         * 2, 3) above it; vector ops, as the scalar bit spreading cost
+         * ~24 instructions per block */
+        const __m128i hdr = _mm_loadu_si128((const __m128i *)b);
+        const __m128i lw = _mm_srlv_epi16(_mm_shuffle_epi8(hdr, _mm_setr_epi8(4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1)),
+                                          _mm_setr_epi16(0, 4, 0, 4, 0, 4, 0, 4));
+        __m128i hw = _mm_srlv_epi16(_mm_shuffle_epi8(hdr, _mm_setr_epi8(2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)),
+                                    _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14));
+        hw = _mm_slli_epi16(_mm_and_si128(hw, _mm_set1_epi16(3)), 4);
+        /* 0xE4: C ? A : B bitwise, C = 0x000F; hw has no bit below 4 */
+        const __m128i ls = _mm_ternarylogic_epi32(lw, hw, _mm_set1_epi16(0x000F), 0xE4);
+        const __m512i scz = _mm512_zextsi128_si512(_mm_sub_epi16(ls, _mm_set1_epi16(32)));
         const __m512i q0 = _mm512_loadu_si512(b->qs), q1 = _mm512_loadu_si512(b->qs + 64);
-        const __m512i lo0 = _mm512_and_si512(q0, m4), hi0 = _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4);
-        const __m512i lo1 = _mm512_and_si512(q1, m4), hi1 = _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4);
-        const __m512i v[4] = {_mm512_permutex2var_epi64(lo0, ilo, hi0), _mm512_permutex2var_epi64(lo0, ihi, hi0),
-                              _mm512_permutex2var_epi64(lo1, ilo, hi1), _mm512_permutex2var_epi64(lo1, ihi, hi1)};
-        __m512i p[4];
+        const __m512i v[4] = {_mm512_and_si512(q0, m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
+                              _mm512_and_si512(q1, m4), _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4)};
+        __m512i pr[4];
         for (int c = 0; c < 4; c++) {
             const __mmask64 neg = _mm512_testn_epi8_mask(v[c], eight);
-            const __m512i av = _mm512_loadu_si512(q8 + 64 * c);
-            p[c] = _mm512_maddubs_epi16(_mm512_shuffle_epi8(tabs, v[c]), _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av));
+            const __m512i av = _mm512_load_si512(p[ib].qs + 64 * c);
+            pr[c] = _mm512_maddubs_epi16(_mm512_shuffle_epi8(tabs, v[c]), _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av));
         }
-        __m512i s = _mm512_madd_epi16(p[0], _mm512_permutexvar_epi16(i0, scz));
-        s = _mm512_dpwssd_epi32(s, p[1], _mm512_permutexvar_epi16(i1, scz));
-        s = _mm512_dpwssd_epi32(s, p[2], _mm512_permutexvar_epi16(i2, scz));
-        s = _mm512_dpwssd_epi32(s, p[3], _mm512_permutexvar_epi16(i3, scz));
-        const float d = fp16_to_f32(b->d) * a[ib].d;
+        const __m512i s0 = _mm512_permutexvar_epi16(i0, scz), s1 = _mm512_permutexvar_epi16(i1, scz);
+        __m512i s = _mm512_madd_epi16(pr[0], s0);
+        s = _mm512_dpwssd_epi32(s, pr[1], s0);
+        s = _mm512_dpwssd_epi32(s, pr[2], s1);
+        s = _mm512_dpwssd_epi32(s, pr[3], s1);
+        const float d = fp16_to_f32(b->d) * p[ib].d;
         accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);
     }
-    return hsum_ps(accf);
+    return accf;
+}
+
+static void dot_rows_iq4_xs_q8_k(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
+{
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    struct iq4xs_prep prep[IQ4XS_PREP_BLOCKS];
+    if (nb <= IQ4XS_PREP_BLOCKS) {
+        iq4xs_prepare(a, nb, prep);
+        for (int r = 0; r < n_rows; r++)
+            y[r] = hsum_ps(iq4xs_row((const struct lb_block_iq4_xs *)((const char *)w + (size_t)r * rb), prep, nb,
+                                     _mm512_setzero_ps()));
+        return;
+    }
+    for (int r = 0; r < n_rows; r++) {
+        const struct lb_block_iq4_xs *x = (const struct lb_block_iq4_xs *)((const char *)w + (size_t)r * rb);
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t c = 0; c < nb; c += IQ4XS_PREP_BLOCKS) {
+            const int64_t k = nb - c < IQ4XS_PREP_BLOCKS ? nb - c : IQ4XS_PREP_BLOCKS;
+            iq4xs_prepare(a + c, k, prep);
+            acc = iq4xs_row(x + c, prep, k, acc);
+        }
+        y[r] = hsum_ps(acc);
+    }
+}
+
+static float dot_iq4_xs_q8_k(int64_t n, const void *w, const void *act)
+{
+    float y;
+    dot_rows_iq4_xs_q8_k(n, w, 0, act, &y, 1);
+    return y;
 }
 
 /* ---- Q8_K activation quantizer ---------------------------------------- */
@@ -498,5 +666,11 @@ static const struct lb_actq_impl actqs[] = {
 };
 
 const struct lb_dot_table lb_gemv_table_k_avx512 = {dots, actqs};
+
+const struct lb_dot_rows_impl lb_gemv_rows_k_avx512[] = {
+    {dot_q4_k_q8_k, dot_rows_q4_k_q8_k},
+    {dot_iq4_xs_q8_k, dot_rows_iq4_xs_q8_k},
+    {NULL, NULL},
+};
 
 #endif /* x86 */
