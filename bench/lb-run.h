@@ -13,6 +13,7 @@ extern "C" {
 struct lb_run_config {
     const struct lb_suite *suite;
     struct lb_suite_axes axes;   /* filled from the CLI or the suite's defaults */
+    struct lb_text_list benches; /* --bench: benchmarks to run; n == 0: all */
     bool threads_given, size_given;
     enum lb_pin pin;
     const char *cpus;            /* NULL or explicit cpu list */

@@ -36,6 +36,7 @@ static const char usage_text[] =
     "\n"
     "run options:\n"
     "  --suite NAME          suite to run (default: default; see `llmbench suites`)\n"
+    "  --bench LIST          only these benchmarks of the suite, e.g. tg (see `llmbench suites`)\n"
     "  --threads LIST        thread counts, e.g. 1,2 or 1-16*2 (default: 1,2,4.. and all cores)\n"
     "  --pin MODE            compact | spread | none (default: compact)\n"
     "  --cpus LIST           explicit OS cpu list for workers, e.g. 0,2,4-7\n"
@@ -182,7 +183,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             "--suite", "--threads", "--pin", "--cpus", "--numa", "--size", "--cache", "--isa",
             "--budget", "--case-budget", "--min-samples", "--max-samples", "--target-ci",
             "--seed", "-o", "--output", "--quant", "--shape", "--model", "--ctx", "--kv-type",
-            "--heads", "--dist", "--ntok", "--split", "--depth", "--n-gen", "--n-prompt", "--kv-fill",
+            "--heads", "--dist", "--ntok", "--split", "--bench", "--depth", "--n-gen", "--n-prompt", "--kv-fill",
         };
         bool known = false;
         for (size_t k = 0; k < LB_ARRAY_LEN(with_value); k++) known |= !strcmp(name, with_value[k]);
@@ -203,6 +204,8 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
                 }
                 return usage_error("run: unknown suite '%s' (accepted: %s)", val, names);
             }
+        } else if (!strcmp(name, "--bench")) {
+            if ((st = lb_text_list_parse(val, name, &cfg.benches, &err))) return fail_status(&err, st);
         } else if (!strcmp(name, "--threads")) {
             if ((st = lb_sweep_parse(val, "--threads", false, true, 1, &cfg.axes.threads, &err)))
                 return fail_status(&err, st);
@@ -316,6 +319,18 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
     }
     if (cfg.measure.stop.min_samples > cfg.measure.stop.max_samples)
         return usage_error("run: --min-samples is above --max-samples");
+    for (size_t i = 0; i < cfg.benches.n; i++) {
+        bool found = false;
+        char names[512] = "";
+        for (size_t b = 0; b < cfg.suite->n_benches; b++) {
+            found |= !strcmp(cfg.benches.v[i], cfg.suite->benches[b]->name);
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", b ? ", " : "",
+                     cfg.suite->benches[b]->name);
+        }
+        if (!found)
+            return usage_error("run: --bench '%s' is not in suite %s (accepted: %s)", cfg.benches.v[i],
+                               cfg.suite->name, names);
+    }
 
     struct lb_hw *hw;
     if ((st = lb_hw_discover(&hw, &err))) return fail_status(&err, st);

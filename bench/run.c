@@ -53,6 +53,15 @@ struct axis_values {
     char (*v)[LB_TEXT_MAX];
 };
 
+/* --bench LIST: only these benchmarks of the suite (all when empty). */
+static bool bench_selected(const struct lb_run_config *cfg, const char *name)
+{
+    if (cfg->benches.n == 0) return true;
+    for (size_t i = 0; i < cfg->benches.n; i++)
+        if (!strcmp(cfg->benches.v[i], name)) return true;
+    return false;
+}
+
 static enum lb_status plan(const struct lb_run_config *cfg, struct planned **out,
                            size_t *n_out, struct lb_error *err)
 {
@@ -70,6 +79,7 @@ static enum lb_status plan(const struct lb_run_config *cfg, struct planned **out
     for (int pass = 0; pass < 2; pass++) {
         for (size_t b = 0; b < s->n_benches; b++) {
             const struct lb_bench *bench = s->benches[b];
+            if (!bench_selected(cfg, bench->name)) continue;
             size_t n_ax = 0, total = 1;
             ax[n_ax++] = (struct axis_values){"threads", cfg->axes.threads.n, threads_txt};
             if (uses_axis(bench, "size_bytes") && cfg->axes.size_bytes.n)
