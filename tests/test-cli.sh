@@ -40,6 +40,9 @@ expect_error "--target-ci '0': expected a percentage" run --target-ci 0
 expect_error "--min-samples is above --max-samples" run --min-samples 50 --max-samples 10
 expect_error "unknown --quant 'q9' \(accepted: f32, f16, q4_0" run --quant q4_0,q9
 expect_error "--shape '4x': expected ROWSxCOLS" run --shape 4096x4096,4x
+expect_error "--bench 'pp' is not in suite gemv \(accepted: gemv, gemv_sweep\)" run --suite gemv --bench pp
+expect_error "--depth: -1 is below the minimum 0|--depth: cannot parse" run --suite decode --depth -1
+expect_error "--n-gen: 0 is below the minimum 1" run --suite decode --n-gen 0
 expect_error "hw: unknown option '--yaml' \(accepted: --json\)" hw --yaml
 expect_error "cannot write output /nonexistent-dir/r.json" run --suite pool --threads 1 -o /nonexistent-dir/r.json
 expect_error "output path .* is a directory" run --suite pool --threads 1 -o "$tmp"
