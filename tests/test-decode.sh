@@ -59,13 +59,33 @@ tg = {(x["params"]["depth"], x["params"]["kv_fill"]): x for x in res if x["bench
 b0 = m(tg[(0, "synthetic")])["bytes_per_token"]["value"]
 b1 = m(tg[(1024, "synthetic")])["bytes_per_token"]["value"]
 assert b1 > b0, (b0, b1)
-# synthetic fill vs a real prefill of the same depth: same work, same speed
+# same work for both fills (the speed is compared below)
 syn, pre = tg[(1024, "synthetic")], tg[(1024, "prefill")]
 assert m(syn)["bytes_per_token"]["value"] == m(pre)["bytes_per_token"]["value"]
-ratio = m(syn)["tok_s"]["value"] / m(pre)["tok_s"]["value"]
-print(f"tg16 at depth 1024: synthetic fill / real prefill tok/s = {ratio:.3f}")
-assert 0.8 < ratio < 1.25, ratio
 PY
+
+# synthetic fill vs a real prefill of the same depth: same work, same speed
+# within the run's noise. This VM switches whole seconds between speed
+# modes ~30% apart (docs/compare.md), so one pair of cases can land in
+# different modes: up to three attempts, and a real difference (a fill
+# that leaves the cache empty or cache-resident) fails all three.
+speed_ok=0
+for attempt in 1 2 3; do
+  [ "$attempt" -gt 1 ] && "$LLMBENCH" run --suite decode --bench tg --model qwen2.5-0.5b --quant q4_0 \
+      --threads 2 --depth 1024 --n-gen 16 --kv-fill synthetic,prefill --case-budget 3 -q \
+      -o "$tmp/d.json" >/dev/null 2>&1
+  if /usr/bin/python3 - "$tmp/d.json" <<'PY'
+import json, sys
+res = json.load(open(sys.argv[1]))["results"]
+tok = {x["params"]["kv_fill"]: [m["value"] for m in x["metrics"] if m["name"] == "tok_s"][0]
+       for x in res if x["bench"] == "tg" and x["params"]["depth"] == 1024}
+ratio = tok["synthetic"] / tok["prefill"]
+print(f"tg16 at depth 1024: synthetic fill / real prefill tok/s = {ratio:.3f}")
+sys.exit(0 if 0.8 < ratio < 1.25 else 1)
+PY
+  then speed_ok=1; break; fi
+done
+[ "$speed_ok" -eq 1 ] && ok || bad "tg after a synthetic fill differs from tg after a real prefill in 3 attempts"
 
 # bad input: exit 2 with one line naming the value and what is accepted
 "$LLMBENCH" run --suite decode --model no-such-model 2>"$tmp/e1" >/dev/null
