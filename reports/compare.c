@@ -238,11 +238,14 @@ struct sorted_side {
     double *meds;   /* k scratch medians of one resample */
 };
 
+/* Leaves s zeroed, so freeing again (a caller's cleanup after a failed
+ * init) is harmless. */
 static void sorted_side_free(struct sorted_side *s)
 {
     free(s->x);
     free(s->off);
     free(s->meds);
+    memset(s, 0, sizeof *s);
 }
 
 static enum lb_status sorted_side_init(struct sorted_side *s, const struct lb_cmp_side *in,
@@ -310,17 +313,15 @@ enum lb_status lb_runs_ratio_ci(const struct lb_cmp_side *base, const struct lb_
     if (base->k == 0 || new_->k == 0 || resamples < 2 || !(conf > 0 && conf < 1))
         return lb_error_set(err, LB_EINVAL,
                             "bootstrap needs samples on both sides, >= 2 resamples and 0 < conf < 1");
-    struct sorted_side sb, sn;
+    struct sorted_side sb = {0}, sn = {0};
+    double *ratios = NULL;
+    unsigned *counts = NULL;
     enum lb_status st = sorted_side_init(&sb, base, err);
-    if (st) return st;
-    st = sorted_side_init(&sn, new_, err);
-    if (st) {
-        sorted_side_free(&sb);
-        return st;
-    }
+    if (!st) st = sorted_side_init(&sn, new_, err);
+    if (st) goto done;
     size_t nmax = sb.nmax > sn.nmax ? sb.nmax : sn.nmax;
-    double *ratios = malloc((size_t)resamples * sizeof *ratios);
-    unsigned *counts = malloc(nmax * sizeof *counts);
+    ratios = malloc((size_t)resamples * sizeof *ratios);
+    counts = malloc(nmax * sizeof *counts);
     if (!ratios || !counts) {
         st = lb_error_set(err, LB_ENOMEM, "out of memory in the bootstrap");
         goto done;

@@ -155,6 +155,10 @@ struct lb_group {
 
 enum lb_status lb_groups_collect(const struct lb_run *runs, size_t n,
                                  struct lb_group **out, size_t *n_out);
+/* One group (suite and bench left empty) whose params and metrics are the
+ * union over all groups, in group order then first-seen order: the
+ * columns of the CSV. Free with lb_groups_free(*out, 1). */
+enum lb_status lb_groups_union(const struct lb_run *runs, size_t n, struct lb_group **out);
 void lb_groups_free(struct lb_group *g, size_t n);
 
 /* Time unit for a column whose smallest value is min_ns: "ns", "us",
@@ -182,6 +186,50 @@ struct lb_ceiling_col {
     const char *key, *header;
 };
 extern const struct lb_ceiling_col lb_ceiling_cols[5];
+
+/* ---- tables (render-table.c) ----
+ *
+ * Every table of a report exists once, as rows of cells built from the
+ * JSON; the md, HTML and CSV writers only add markup and escaping. Column
+ * headers carry the units; a column holds either text or numbers (NAN: an
+ * empty cell). */
+struct lb_cell {
+    char *text;     /* owned; text columns (never NULL once filled) */
+    double num;     /* number columns */
+};
+
+struct lb_table {
+    char title[160];        /* heading of a result table ("suite / bench"), else "" */
+    size_t n_cols, n_rows;
+    char **headers;         /* n_cols, owned */
+    bool *num_col;          /* n_cols: the column holds numbers (right-aligned) */
+    bool row_headers;       /* the first column names its row (machine facts) */
+    struct lb_cell *cells;  /* n_rows * n_cols, row after row */
+    size_t filled;          /* cells filled so far (building) */
+    bool oom;
+};
+
+/* Builders: LB_OK with *t filled, or LB_ENOMEM with *t empty. */
+enum lb_status lb_table_runs(const struct lb_run *runs, size_t n, struct lb_table *t);
+/* Machine facts: a row per fact, a column per run. */
+enum lb_status lb_table_machine(const struct lb_run *runs, size_t n, struct lb_table *t);
+/* Ceiling rows of every run; no rows when the reports carry none. */
+enum lb_status lb_table_ceilings(const struct lb_run *runs, size_t n, struct lb_table *t);
+/* One suite+bench group: a row per result of every run, times in the
+ * group's display unit (lb_time_unit). */
+enum lb_status lb_table_group(const struct lb_run *runs, size_t n, const struct lb_group *g,
+                              struct lb_table *t);
+/* The result tables: lb_table_group of each group of lb_groups_collect,
+ * in its order. Free with lb_tables_free. */
+enum lb_status lb_tables_results(const struct lb_run *runs, size_t n, struct lb_table **out,
+                                 size_t *n_out);
+void lb_tables_free(struct lb_table *t, size_t n);
+/* Every result of every run in one table (the CSV): the union of all
+ * params and metrics as columns, every statistic in ns, declared work. */
+enum lb_status lb_table_all_results(const struct lb_run *runs, size_t n, struct lb_table *t);
+void lb_table_free(struct lb_table *t);
+/* A number as md and HTML show it: %.4g, "" when NAN or infinite. */
+void lb_table_num_text(double v, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

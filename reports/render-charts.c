@@ -122,6 +122,19 @@ static void series_sort(struct lb_series *s)
     }
 }
 
+/* Appends a reference line; false on OOM. */
+static bool ref_push(struct lb_chart *c, enum lb_ref_kind kind, double value, const char *label)
+{
+    struct lb_refline *r = realloc(c->refs, (c->n_refs + 1) * sizeof *r);
+    if (!r) return false;
+    c->refs = r;
+    r[c->n_refs].kind = kind;
+    r[c->n_refs].value = value;
+    snprintf(r[c->n_refs].label, sizeof r->label, "%s", label);
+    c->n_refs++;
+    return true;
+}
+
 /* Adds a reference line "TAG rest". Runs on the same machine share their
  * ceilings (the cache): a line with the same kind, value and rest gets the
  * tag added ("R1,R2 read ceiling ...") instead of a second copy on top. */
@@ -144,14 +157,7 @@ static bool ref_add_run(struct lb_chart *c, enum lb_ref_kind kind, double value,
     }
     char label[160];
     snprintf(label, sizeof label, "%s %s", tag, rest);
-    struct lb_refline *r = realloc(c->refs, (c->n_refs + 1) * sizeof *r);
-    if (!r) return false;
-    c->refs = r;
-    r[c->n_refs].kind = kind;
-    r[c->n_refs].value = value;
-    snprintf(r[c->n_refs].label, sizeof r->label, "%s", label);
-    c->n_refs++;
-    return true;
+    return ref_push(c, kind, value, label);
 }
 
 static bool ref_add(struct lb_chart *c, enum lb_ref_kind kind, double value, const char *label)
@@ -159,14 +165,7 @@ static bool ref_add(struct lb_chart *c, enum lb_ref_kind kind, double value, con
     if (!(value > 0) || !isfinite(value)) return true;
     for (size_t i = 0; i < c->n_refs; i++)
         if (!strcmp(c->refs[i].label, label)) return true;
-    struct lb_refline *r = realloc(c->refs, (c->n_refs + 1) * sizeof *r);
-    if (!r) return false;
-    c->refs = r;
-    r[c->n_refs].kind = kind;
-    r[c->n_refs].value = value;
-    snprintf(r[c->n_refs].label, sizeof r->label, "%s", label);
-    c->n_refs++;
-    return true;
+    return ref_push(c, kind, value, label);
 }
 
 static size_t cat_get(struct lb_chart *c, const char *label)

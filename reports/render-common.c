@@ -1,6 +1,7 @@
 /* render-common.c: what the md, csv and html renderers share: a growable
- * text buffer with escaping, run labels, and the grouping of results by
- * suite+bench with the union of their parameter and metric columns.
+ * text buffer with escaping, run labels, the grouping of results by
+ * suite+bench with the union of their parameter and metric columns, and
+ * the machine facts. The tables built from these are in render-table.c.
  *
  * Reports are untrusted input: every lookup tolerates a missing or
  * wrongly typed field (it renders as empty), and every copied string is
@@ -216,6 +217,32 @@ oom:
     *out = NULL;
     *n_out = 0;
     return LB_ENOMEM;
+}
+
+enum lb_status lb_groups_union(const struct lb_run *runs, size_t n, struct lb_group **out)
+{
+    struct lb_group *g, *all = calloc(1, sizeof *all);
+    size_t ng;
+    *out = NULL;
+    if (!all) return LB_ENOMEM;
+    if (lb_groups_collect(runs, n, &g, &ng) != LB_OK) {
+        free(all);
+        return LB_ENOMEM;
+    }
+    bool ok = true;
+    for (size_t k = 0; k < ng && ok; k++) {
+        for (size_t p = 0; p < g[k].n_params && ok; p++)
+            ok = name_add(&all->params, &all->n_params, g[k].params[p]);
+        for (size_t m = 0; m < g[k].n_metrics && ok; m++)
+            ok = metric_add(all, g[k].metrics[m].name, g[k].metrics[m].unit);
+    }
+    lb_groups_free(g, ng);
+    if (!ok) {
+        lb_groups_free(all, 1);
+        return LB_ENOMEM;
+    }
+    *out = all;
+    return LB_OK;
 }
 
 void lb_groups_free(struct lb_group *g, size_t n)

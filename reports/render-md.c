@@ -1,14 +1,14 @@
 /* render-md.c: markdown report: runs, machine, ceilings, then one table
  * per suite+bench with a row per result of every run (the "run" column
  * puts machines side by side). Units sit in the headers, never in cells,
- * so a column can be pasted into a spreadsheet.
+ * so a column can be pasted into a spreadsheet. The tables themselves are
+ * built in render-table.c; this file only writes their markdown.
  *
  * Cells are escaped: '|' would split a cell, a newline would end the
  * table, and '<' '&' would be read as inline HTML by most viewers.
  */
 #include "lb-render.h"
 
-#include <math.h>
 #include <string.h>
 
 static void md_cell(struct lb_sbuf *b, const char *s)
@@ -30,167 +30,66 @@ static void md_cell(struct lb_sbuf *b, const char *s)
     }
 }
 
-static void md_num(struct lb_sbuf *b, double v)
+/* " text |": one cell after the row's opening or the previous cell's '|'. */
+static void md_text(struct lb_sbuf *b, const char *s)
 {
-    if (isnan(v)) lb_sbuf_puts(b, " |");
-    else lb_sbuf_printf(b, " %.4g |", v);
+    lb_sbuf_puts(b, " ");
+    md_cell(b, s);
+    lb_sbuf_puts(b, " |");
 }
 
-static void md_runs(struct lb_sbuf *b, const struct lb_run *runs, size_t n)
+/* Header line, alignment line (numbers right-aligned, as in the HTML) and
+ * a line per row. An empty number is " |", an empty text "  |", an empty
+ * header (the machine table's corner) " |". */
+static void md_table(struct lb_sbuf *b, const struct lb_table *t)
 {
-    lb_sbuf_puts(b, "## Runs\n\n| run | host, cpu, timestamp | suite | file |\n|---|---|---|---|\n");
-    for (size_t i = 0; i < n; i++) {
-        const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(runs[i].doc, "config");
-        lb_sbuf_printf(b, "| %s | ", runs[i].tag);
-        md_cell(b, runs[i].label);
-        lb_sbuf_puts(b, " | ");
-        md_cell(b, lb_json_str(cfg, "suite"));
-        lb_sbuf_puts(b, " | ");
-        md_cell(b, runs[i].source);
-        lb_sbuf_puts(b, " |\n");
+    lb_sbuf_puts(b, "|");
+    for (size_t c = 0; c < t->n_cols; c++) {
+        if (t->headers[c][0]) md_text(b, t->headers[c]);
+        else lb_sbuf_puts(b, " |");
     }
+    lb_sbuf_puts(b, "\n|");
+    for (size_t c = 0; c < t->n_cols; c++) lb_sbuf_puts(b, t->num_col[c] ? "---:|" : "---|");
     lb_sbuf_puts(b, "\n");
-}
-
-static void md_machine(struct lb_sbuf *b, const struct lb_run *runs, size_t n)
-{
-    lb_sbuf_puts(b, "## Machine\n\n| |");
-    for (size_t i = 0; i < n; i++) lb_sbuf_printf(b, " %s |", runs[i].tag);
-    lb_sbuf_puts(b, "\n|---|");
-    for (size_t i = 0; i < n; i++) lb_sbuf_puts(b, "---|");
-    lb_sbuf_puts(b, "\n");
-    struct lb_kv first[16];
-    size_t nk = lb_machine_facts(runs[0].doc, first, LB_ARRAY_LEN(first));
-    for (size_t k = 0; k < nk; k++) {
-        lb_sbuf_puts(b, "| ");
-        md_cell(b, first[k].key);
-        lb_sbuf_puts(b, " |");
-        for (size_t i = 0; i < n; i++) {
-            struct lb_kv kv[16];
-            size_t m = lb_machine_facts(runs[i].doc, kv, LB_ARRAY_LEN(kv));
-            lb_sbuf_puts(b, " ");
-            if (k < m) md_cell(b, kv[k].val);
-            lb_sbuf_puts(b, " |");
+    for (size_t r = 0; r < t->n_rows; r++) {
+        lb_sbuf_puts(b, "|");
+        for (size_t c = 0; c < t->n_cols; c++) {
+            const struct lb_cell *cell = &t->cells[r * t->n_cols + c];
+            char num[32];
+            if (!t->num_col[c]) {
+                md_text(b, cell->text);
+                continue;
+            }
+            lb_table_num_text(cell->num, num, sizeof num);
+            lb_sbuf_printf(b, num[0] ? " %s |" : " |", num);
         }
         lb_sbuf_puts(b, "\n");
     }
-    lb_sbuf_puts(b, "\n");
 }
 
-static void md_ceilings(struct lb_sbuf *b, const struct lb_run *runs, size_t n)
+/* "## heading\n\n", the table built by make (or empty_line when it has no
+ * rows), then a blank line. */
+static void md_section(struct lb_sbuf *b, const char *heading, const char *empty_line,
+                       enum lb_status (*make)(const struct lb_run *, size_t, struct lb_table *),
+                       const struct lb_run *runs, size_t n)
 {
-    lb_sbuf_puts(b, "## Ceilings\n\n");
-    size_t rows = 0;
-    for (size_t i = 0; i < n; i++) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(runs[i].doc, "ceilings");
-        rows += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "rows"));
-    }
-    if (!rows) {
-        lb_sbuf_puts(b, "No ceilings in these reports.\n\n");
+    struct lb_table t;
+    if (make(runs, n, &t) != LB_OK) {
+        b->oom = true;
         return;
     }
-    lb_sbuf_puts(b, "| run | source | threads |");
-    for (size_t k = 0; k < LB_ARRAY_LEN(lb_ceiling_cols); k++)
-        lb_sbuf_printf(b, " %s |", lb_ceiling_cols[k].header);
-    lb_sbuf_puts(b, "\n|---|---|---:|");
-    for (size_t k = 0; k < LB_ARRAY_LEN(lb_ceiling_cols); k++) lb_sbuf_puts(b, "---:|");
+    lb_sbuf_printf(b, "## %s\n\n", heading);
+    if (!t.n_rows && empty_line) lb_sbuf_printf(b, "%s\n", empty_line);
+    else md_table(b, &t);
     lb_sbuf_puts(b, "\n");
-    for (size_t i = 0; i < n; i++) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(runs[i].doc, "ceilings"), *row;
-        cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(c, "rows")) {
-            lb_sbuf_printf(b, "| %s | ", runs[i].tag);
-            md_cell(b, lb_json_str(c, "source"));
-            lb_sbuf_puts(b, " |");
-            md_num(b, lb_json_num(row, "threads"));
-            for (size_t k = 0; k < LB_ARRAY_LEN(lb_ceiling_cols); k++)
-                md_num(b, lb_json_num(row, lb_ceiling_cols[k].key));
-            lb_sbuf_puts(b, "\n");
-        }
-    }
-    lb_sbuf_puts(b, "\n");
-}
-
-static void md_group(struct lb_sbuf *b, const struct lb_run *runs, size_t n, const struct lb_group *g)
-{
-    double div;
-    const char *tu = lb_time_unit(g->min_median_ns, &div);
-    lb_sbuf_puts(b, "### ");
-    md_cell(b, g->suite);
-    lb_sbuf_puts(b, " / ");
-    md_cell(b, g->bench);
-    lb_sbuf_puts(b, "\n\n| run |");
-    size_t ncol = 1;
-    for (size_t p = 0; p < g->n_params; p++, ncol++) {
-        lb_sbuf_puts(b, " ");
-        md_cell(b, g->params[p]);
-        lb_sbuf_puts(b, " |");
-    }
-    if (g->any_path) {
-        lb_sbuf_puts(b, " path |");
-        ncol++;
-    }
-    lb_sbuf_printf(b, " status | n | median (%s) | ci95 lo (%s) | ci95 hi (%s) |", tu, tu, tu);
-    ncol += 5;
-    for (size_t m = 0; m < g->n_metrics; m++, ncol++) {
-        lb_sbuf_puts(b, " ");
-        md_cell(b, g->metrics[m].name);
-        lb_sbuf_puts(b, " (");
-        md_cell(b, g->metrics[m].unit[0] ? g->metrics[m].unit : "1");
-        lb_sbuf_puts(b, ") |");
-    }
-    if (g->any_reason) {
-        lb_sbuf_puts(b, " reason |");
-        ncol++;
-    }
-    lb_sbuf_puts(b, "\n|");
-    for (size_t c = 0; c < ncol; c++) lb_sbuf_puts(b, "---|");
-    lb_sbuf_puts(b, "\n");
-    for (size_t i = 0; i < n; i++) {
-        const cJSON *r;
-        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(runs[i].doc, "results")) {
-            if (strncmp(lb_json_str(r, "suite"), g->suite, sizeof g->suite - 1) ||
-                strncmp(lb_json_str(r, "bench"), g->bench, sizeof g->bench - 1))
-                continue;
-            const cJSON *params = cJSON_GetObjectItemCaseSensitive(r, "params");
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "stats");
-            lb_sbuf_printf(b, "| %s |", runs[i].tag);
-            for (size_t p = 0; p < g->n_params; p++) {
-                char v[256];
-                lb_param_text(params, g->params[p], v, sizeof v);
-                lb_sbuf_puts(b, " ");
-                md_cell(b, v);
-                lb_sbuf_puts(b, " |");
-            }
-            if (g->any_path) {
-                lb_sbuf_puts(b, " ");
-                md_cell(b, lb_json_str(r, "path"));
-                lb_sbuf_puts(b, " |");
-            }
-            lb_sbuf_puts(b, " ");
-            md_cell(b, lb_json_str(r, "status"));
-            lb_sbuf_puts(b, " |");
-            md_num(b, lb_json_num(st, "n"));
-            md_num(b, lb_json_num(st, "median_ns") / div);
-            md_num(b, lb_json_num(st, "ci95_lo_ns") / div);
-            md_num(b, lb_json_num(st, "ci95_hi_ns") / div);
-            for (size_t m = 0; m < g->n_metrics; m++)
-                md_num(b, lb_report_metric(r, g->metrics[m].name, g->metrics[m].unit));
-            if (g->any_reason) {
-                lb_sbuf_puts(b, " ");
-                md_cell(b, lb_json_str(r, "reason"));
-                lb_sbuf_puts(b, " |");
-            }
-            lb_sbuf_puts(b, "\n");
-        }
-    }
-    lb_sbuf_puts(b, "\n");
+    lb_table_free(&t);
 }
 
 void lb_render_md(struct lb_sbuf *b, const struct lb_run *runs, size_t n,
                   const struct lb_render_opts *o)
 {
     lb_sbuf_puts(b, "# llmbench report\n\n");
-    md_runs(b, runs, n);
+    md_section(b, "Runs", NULL, lb_table_runs, runs, n);
     if (o && o->charts_note) {
         lb_sbuf_puts(b, "## Charts\n\n");
         md_cell(b, o->charts_note);
@@ -217,16 +116,22 @@ void lb_render_md(struct lb_sbuf *b, const struct lb_run *runs, size_t n,
             lb_sbuf_puts(b, "\n");
         }
     }
-    md_machine(b, runs, n);
-    md_ceilings(b, runs, n);
+    md_section(b, "Machine", NULL, lb_table_machine, runs, n);
+    md_section(b, "Ceilings", "No ceilings in these reports.", lb_table_ceilings, runs, n);
     lb_sbuf_puts(b, "## Results\n\n");
-    struct lb_group *g;
-    size_t ng;
-    if (lb_groups_collect(runs, n, &g, &ng) != LB_OK) {
+    struct lb_table *t;
+    size_t nt;
+    if (lb_tables_results(runs, n, &t, &nt) != LB_OK) {
         b->oom = true;
         return;
     }
-    if (!ng) lb_sbuf_puts(b, "No results in these reports.\n");
-    for (size_t k = 0; k < ng; k++) md_group(b, runs, n, &g[k]);
-    lb_groups_free(g, ng);
+    if (!nt) lb_sbuf_puts(b, "No results in these reports.\n");
+    for (size_t k = 0; k < nt; k++) {
+        lb_sbuf_puts(b, "### ");
+        md_cell(b, t[k].title);
+        lb_sbuf_puts(b, "\n\n");
+        md_table(b, &t[k]);
+        lb_sbuf_puts(b, "\n");
+    }
+    lb_tables_free(t, nt);
 }
