@@ -53,9 +53,12 @@ _Static_assert((int)LB_ROPE_NORM == (int)LB_MODEL_ROPE_NORM &&
  * gets its own act buffer, so Q/K/V of different formats (a mixed GGUF)
  * each find x in theirs. */
 enum { SLOT_F32, SLOT_Q8_0, SLOT_Q8_1, SLOT_Q8_K, N_SLOTS };
-/* Distinct expert formats among the MoE layers (one lb_moe_ffn and one
- * dispatch each, shared by the layers of that format). */
-#define MAX_MOE_KINDS 4
+/* Distinct expert format triples (gate, up, down) among the MoE layers
+ * (one lb_moe_ffn and one dispatch each, shared by the layers of that
+ * triple). A K-quant _M mix has two (down in Q6_K on the use_more_bits
+ * layers, in the base K-quant elsewhere), plus fallbacks for widths that
+ * are not a multiple of 256; 8 leaves room. */
+#define MAX_MOE_KINDS 8
 
 static int slot_of(enum lb_qtype atype)
 {
@@ -627,25 +630,28 @@ static enum lb_status layer_init(struct lb_engine *e, int il, struct lb_error *e
         (st = check_wt(&ml->ffn_up_exps, "ffn_up_exps.weight", il, ne, ff, nx, false, err)) ||
         (st = check_wt(&ml->ffn_down_exps, "ffn_down_exps.weight", il, ff, ne, nx, false, err)))
         return st;
-    const enum lb_qtype t = ml->ffn_gate_exps.type;
-    if (ml->ffn_up_exps.type != t || ml->ffn_down_exps.type != t)
-        return lb_error_set(err, LB_EUNSUPPORTED,
-                            "engine: blk.%d: expert matrices of mixed types (%s, %s, %s) are not "
-                            "supported",
-                            il, lb_qtype_name(t), lb_qtype_name(ml->ffn_up_exps.type),
-                            lb_qtype_name(ml->ffn_down_exps.type));
+    /* each expert tensor in its own format (mixed GGUF quantizations,
+     * kernels/lb-moe.h struct lb_moe_types); the shared-expert fields are
+     * unused (no shared experts here) */
+    struct lb_moe_types ty = lb_moe_types_uniform(ml->ffn_gate_exps.type);
+    ty.up = ml->ffn_up_exps.type;
+    ty.down = ml->ffn_down_exps.type;
     int kind = -1;
-    for (int i = 0; i < e->n_moe_kinds; i++)
-        if (e->moe[i].ffn.wtype == t) kind = i;
+    for (int i = 0; i < e->n_moe_kinds; i++) {
+        const struct lb_moe_types *k = &e->moe[i].ffn.types;
+        if (k->gate == ty.gate && k->up == ty.up && k->down == ty.down) kind = i;
+    }
     if (kind < 0) {
         if (e->n_moe_kinds == MAX_MOE_KINDS)
-            return lb_error_set(err, LB_EUNSUPPORTED, "engine: more than %d expert formats",
-                                MAX_MOE_KINDS);
+            return lb_error_set(err, LB_EUNSUPPORTED,
+                                "engine: blk.%d: more than %d distinct expert format triples "
+                                "(gate/up/down)",
+                                il, MAX_MOE_KINDS);
         kind = e->n_moe_kinds;
         struct eng_moe *mk = &e->moe[kind];
         const struct lb_moe_shape s = {.n_embd = ne, .n_ff = ff, .n_expert = (int)nx};
         struct lb_error e2 = {0};
-        if ((st = lb_moe_ffn_init(&mk->ffn, &s, t, e->cfg.isa, e->cfg.feat, &e2)))
+        if ((st = lb_moe_ffn_init_types(&mk->ffn, &s, &ty, e->cfg.isa, e->cfg.feat, &e2)))
             return lb_error_set(err, st, "engine: blk.%d experts: %s", il, e2.msg);
         if ((st = lb_moe_dispatch_create(&mk->ffn, MAXB, e->k_used, &mk->d, &e2)))
             return lb_error_set(err, st, "engine: %s", e2.msg);

@@ -53,6 +53,7 @@ static const char usage_text[] =
     "  --dist LIST           MoE routing distributions: uniform, zipf, hot\n"
     "  --ntok LIST           tokens per batch, e.g. 1,8,64\n"
     "  --split LIST          MoE work split: auto, rows, experts\n"
+    "  --quant-down LIST     MoE: format of the down matrices (default: --quant), e.g. q6_k\n"
     "  --depth LIST          decode: context depth filled before measuring, e.g. 0,4096\n"
     "  --n-gen LIST          decode: tokens generated per tg cycle (default 128)\n"
     "  --n-prompt LIST       decode: prompt tokens of pp and ttft (default 512)\n"
@@ -183,7 +184,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             "--suite", "--threads", "--pin", "--cpus", "--numa", "--size", "--cache", "--isa",
             "--budget", "--case-budget", "--min-samples", "--max-samples", "--target-ci",
             "--seed", "-o", "--output", "--quant", "--shape", "--model", "--ctx", "--kv-type",
-            "--heads", "--dist", "--ntok", "--split", "--bench", "--depth", "--n-gen", "--n-prompt", "--kv-fill",
+            "--heads", "--dist", "--ntok", "--split", "--quant-down", "--bench", "--depth", "--n-gen", "--n-prompt", "--kv-fill",
         };
         bool known = false;
         for (size_t k = 0; k < LB_ARRAY_LEN(with_value); k++) known |= !strcmp(name, with_value[k]);
@@ -304,7 +305,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             lb_axes_set_text(&cfg.axes, axis, &tl);
         } else if (!strcmp(name, "--model") || !strcmp(name, "--kv-type") ||
                    !strcmp(name, "--heads") || !strcmp(name, "--dist") || !strcmp(name, "--split") ||
-                   !strcmp(name, "--kv-fill")) {
+                   !strcmp(name, "--kv-fill") || !strcmp(name, "--quant-down")) {
             /* text axes checked by the suite (check_axes) before measuring */
             struct lb_text_list tl;
             char axis[32];

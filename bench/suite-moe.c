@@ -232,17 +232,22 @@ static void fill_task(void *arg, int ith, int nth)
             if ((int)(idx % (size_t)nth) != ith) continue;
             void *dst;
             int64_t n;
+            enum lb_qtype ty;
             if (m < 3 * ne) {
                 const int e = m % ne, t = m / ne;
                 const void *base = t == 0 ? w->gate : t == 1 ? w->up : w->down;
-                dst = (char *)base + (size_t)e * (t < 2 ? f->gate_bytes : f->down_bytes);
+                dst = (char *)base + (size_t)e * (t == 0   ? f->gate_bytes
+                                                  : t == 1 ? f->up_bytes
+                                                           : f->down_bytes);
+                ty = t == 0 ? f->types.gate : t == 1 ? f->types.up : f->types.down;
                 n = mat_elems;
             } else {
                 const int t = m - 3 * ne;
                 dst = (void *)(t == 0 ? w->sh_gate : t == 1 ? w->sh_up : w->sh_down);
+                ty = t == 0 ? f->types.sh_gate : t == 1 ? f->types.sh_up : f->types.sh_down;
                 n = sh_elems;
             }
-            lb_fill_random_weights(f->wtype, dst, n, mix64(j->seed ^ (uint64_t)m));
+            lb_fill_random_weights(ty, dst, n, mix64(j->seed ^ (uint64_t)m));
         }
     }
 }
@@ -250,14 +255,16 @@ static void fill_task(void *arg, int ith, int nth)
 /* Allocates and fills the layer (cold: its copies). Errors: a format the
  * shapes cannot use is a skip; a layer over the memory budget is a skip. */
 static enum lb_status layer_setup(const struct lb_bench_env *env, const struct moe_model *m,
-                                  enum lb_qtype t, enum lb_isa cap, struct moe_layer **out,
-                                  struct lb_error *err)
+                                  const struct lb_moe_types *t, enum lb_isa cap,
+                                  struct moe_layer **out, struct lb_error *err)
 {
     *out = NULL;
     struct lb_moe_ffn ffn;
     struct lb_error e2 = {0};
-    if (lb_moe_ffn_init(&ffn, &m->shape, t, cap, &env->hw->features, &e2) != LB_OK)
-        return lb_error_set(err, LB_EUNSUPPORTED, "%s at %s: %s", m->name, lb_qtype_name(t), e2.msg);
+    char tn[48];
+    lb_moe_types_name(t, tn, sizeof tn);
+    if (lb_moe_ffn_init_types(&ffn, &m->shape, t, cap, &env->hw->features, &e2) != LB_OK)
+        return lb_error_set(err, LB_EUNSUPPORTED, "%s at %s: %s", m->name, tn, e2.msg);
     const size_t layer = lb_moe_ffn_layer_bytes(&ffn);
     const size_t copies = cold_copies(env, (double)layer);
     const double avail = avail_bytes(), need = (double)layer * (double)copies;
@@ -265,7 +272,7 @@ static enum lb_status layer_setup(const struct lb_bench_env *env, const struct m
         return lb_error_set(err, LB_EUNSUPPORTED,
                             "one %s layer at %s is %.2f GiB (x%zu copies), over 1/3 of the %.2f GiB "
                             "available",
-                            m->name, lb_qtype_name(t), (double)layer / (1 << 30), copies,
+                            m->name, tn, (double)layer / (1 << 30), copies,
                             avail / (1 << 30));
     struct moe_layer *L = calloc(1, sizeof *L + copies * sizeof L->w[0]);
     if (!L) return lb_error_set(err, LB_ENOMEM, "out of memory");
@@ -283,15 +290,15 @@ static enum lb_status layer_setup(const struct lb_bench_env *env, const struct m
         unsigned char *p = L->buf + c * layer;
         struct lb_moe_weights *w = &L->w[c];
         w->gate = p, p += ne * ffn.gate_bytes;
-        w->up = p, p += ne * ffn.gate_bytes;
+        w->up = p, p += ne * ffn.up_bytes;
         w->down = p, p += ne * ffn.down_bytes;
         if (m->shape.n_ff_shared > 0) {
             w->sh_gate = p, p += ffn.sh_gate_bytes;
-            w->sh_up = p, p += ffn.sh_gate_bytes;
+            w->sh_up = p, p += ffn.sh_up_bytes;
             w->sh_down = p;
         }
     }
-    struct fill_job job = {L, hash_str(m->name) ^ (uint64_t)t};
+    struct fill_job job = {L, hash_str(m->name) ^ hash_str(tn)};
     lb_pool_run(env->pool, fill_task, &job);
     *out = L;
     return LB_OK;
@@ -331,13 +338,25 @@ static double rel_err(const float *a, const float *ref, size_t n)
     return sqrt(num / (den > 0 ? den : 1));
 }
 
-static enum lb_status parse_common(const struct lb_bench_env *env, enum lb_qtype *t,
+/* The layer's formats: "quant" for every matrix (the pure mix), unless
+ * "quant_down" names another one for ffn_down_exps (and the shared
+ * down): a K-quant _M file's use_more_bits layers, e.g. q4_k with
+ * quant_down q6_k. */
+static enum lb_status parse_common(const struct lb_bench_env *env, struct lb_moe_types *t,
                                    enum lb_moe_split *split, struct moe_model *m,
                                    struct lb_error *err)
 {
     const char *qname = lb_case_text(env->params, "quant", "q4_k");
-    if (t && !lb_qtype_parse(qname, t))
+    enum lb_qtype q;
+    if (t && !lb_qtype_parse(qname, &q))
         return lb_error_set(err, LB_EINVAL, "unknown weight format '%s'", qname);
+    if (t) {
+        *t = lb_moe_types_uniform(q);
+        const char *dname = lb_case_text(env->params, "quant_down", qname);
+        if (!lb_qtype_parse(dname, &q))
+            return lb_error_set(err, LB_EINVAL, "unknown weight format '%s' for quant_down", dname);
+        t->down = t->sh_down = q;
+    }
     const char *sname = lb_case_text(env->params, "split", "auto");
     if (split && !lb_moe_split_parse(sname, split))
         return lb_error_set(err, LB_EINVAL, "split '%s': expected auto, rows or experts", sname);
@@ -393,7 +412,7 @@ static void route_sequence(const struct moe_model *m, float *sel_bias, int n, ui
 
 static enum lb_status ffn_setup(const struct lb_bench_env *env, void **state, struct lb_error *err)
 {
-    enum lb_qtype t;
+    struct lb_moe_types t;
     enum lb_moe_split split;
     struct moe_model m;
     enum lb_status st = parse_common(env, &t, &split, &m, err);
@@ -403,7 +422,7 @@ static enum lb_status ffn_setup(const struct lb_bench_env *env, void **state, st
     s->model = m;
     s->split = split;
     s->nth = lb_pool_size(env->pool);
-    if ((st = layer_setup(env, &m, t, env->isa, &s->L, err))) goto fail;
+    if ((st = layer_setup(env, &m, &t, env->isa, &s->L, err))) goto fail;
     const int k = m.router.k;
     const size_t n_embd = (size_t)m.shape.n_embd;
     s->x = malloc(sizeof(float) * N_X * n_embd);
@@ -461,7 +480,8 @@ static enum lb_status ffn_validate(void *state, struct lb_pool *pool, struct lb_
     struct lb_moe_ffn ref;
     struct lb_moe_dispatch *d = NULL;
     float *want = malloc(sizeof(float) * n_embd);
-    enum lb_status st = lb_moe_ffn_init(&ref, &s->model.shape, s->L->ffn.wtype, LB_ISA_SCALAR, NULL, err);
+    enum lb_status st = lb_moe_ffn_init_types(&ref, &s->model.shape, &s->L->ffn.types,
+                                              LB_ISA_SCALAR, NULL, err);
     if (!st && !want) st = lb_error_set(err, LB_ENOMEM, "out of memory validating");
     if (!st) st = lb_moe_dispatch_create(&ref, 1, (int)k, &d, err);
     if (!st) {
@@ -470,10 +490,12 @@ static enum lb_status ffn_validate(void *state, struct lb_pool *pool, struct lb_
         struct lb_moe_tokens tk = {1, s->x + (it % N_X) * n_embd, s->ids + tok * k, s->wts + tok * k, want};
         dispatch_serial(d, &s->L->w[it % s->L->copies], &tk, LB_MOE_SPLIT_ROWS);
         double e = rel_err(s->out, want, n_embd);
+        char tn[48];
         if (!(e <= FFN_REL_TOL))
             st = lb_error_set(err, LB_EVALIDATE,
                               "%s %s: output %.3g of its norm off the scalar reference (tolerance %g)",
-                              s->model.name, lb_qtype_name(s->L->ffn.wtype), e, FFN_REL_TOL);
+                              s->model.name, lb_moe_types_name(&s->L->ffn.types, tn, sizeof tn), e,
+                              FFN_REL_TOL);
     }
     lb_moe_dispatch_destroy(d);
     free(want);
@@ -575,7 +597,7 @@ static void draw_token(enum route_dist dist, int n_expert, int k, const int *per
 
 static enum lb_status batch_setup(const struct lb_bench_env *env, void **state, struct lb_error *err)
 {
-    enum lb_qtype t;
+    struct lb_moe_types t;
     enum lb_moe_split split;
     struct moe_model m;
     enum lb_status st = parse_common(env, &t, &split, &m, err);
@@ -596,7 +618,7 @@ static enum lb_status batch_setup(const struct lb_bench_env *env, void **state, 
     s->split = split;
     s->nth = lb_pool_size(env->pool);
     s->n_tok = (int)ntok;
-    if ((st = layer_setup(env, &m, t, env->isa, &s->L, err))) goto fail;
+    if ((st = layer_setup(env, &m, &t, env->isa, &s->L, err))) goto fail;
     const int k = m.router.k, ne = m.shape.n_expert, nt = s->n_tok;
     const size_t n_embd = (size_t)m.shape.n_embd, per_batch = (size_t)nt * (size_t)k;
     s->x = malloc(sizeof(float) * (size_t)nt * n_embd);
@@ -880,7 +902,7 @@ static const struct lb_bench lb_bench_moe_ffn = {
     .name = "moe_ffn",
     .description = "one decode token through one MoE layer: k experts' gate/up/down (+ shared); "
                    "bytes = expert weights read",
-    .axes = "threads,model,quant,split",
+    .axes = "threads,model,quant,quant_down,split",
     .ceiling = "read",
     .setup = ffn_setup,
     .run = ffn_run,
@@ -896,7 +918,7 @@ static const struct lb_bench lb_bench_moe_batch = {
     .name = "moe_batch",
     .description = "ntok tokens through one MoE layer, bucketed per expert, routing drawn from dist; "
                    "bytes = distinct experts' weights",
-    .axes = "threads,model,quant,dist,ntok,split",
+    .axes = "threads,model,quant,quant_down,dist,ntok,split",
     .ceiling = "read",
     .setup = batch_setup,
     .run = batch_run,
@@ -923,7 +945,8 @@ static void moe_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
     lb_axes_set_csv(axes, "dist", "uniform,zipf,hot");
     lb_axes_set_csv(axes, "ntok", "8,64");
     /* "split" (auto | rows | experts) is read when given; without it
-     * cases run with auto */
+     * cases run with auto. "quant_down" likewise: without it the down
+     * matrices are in "quant" too. */
 }
 
 /* Model names, distributions, batch sizes and splits before anything is
@@ -951,6 +974,13 @@ static enum lb_status moe_check_axes(const struct lb_hw *hw, const struct lb_sui
             long v = strtol(l->v[i], &end, 10);
             if (*end || v < 1 || v > MAX_NTOK)
                 return lb_error_set(err, LB_EINVAL, "--ntok %s: expected 1..%d tokens", l->v[i], MAX_NTOK);
+        }
+    if ((l = lb_axes_text(axes, "quant_down")))
+        for (size_t i = 0; i < l->n; i++) {
+            enum lb_qtype q;
+            if (!lb_qtype_parse(l->v[i], &q) || q == LB_QTYPE_Q8_1 || q == LB_QTYPE_Q8_K)
+                return lb_error_set(err, LB_EINVAL, "--quant-down %s: expected a weight format "
+                                    "(as --quant)", l->v[i]);
         }
     if ((l = lb_axes_text(axes, "split")))
         for (size_t i = 0; i < l->n; i++) {

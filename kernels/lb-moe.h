@@ -16,9 +16,10 @@
  * Dispatch: lb_moe_ffn (shapes + the GEMVs, per format and ISA) and an
  * lb_moe_dispatch (plan + scratch), run as LB_MOE_PHASES parallel phases
  * with a barrier between them (pool regions; kernels know only (ith,
- * nth)): phase 0 quantizes x once per token, phase 1 the gate/up GEMVs and
- * SwiGLU, phase 2 the down GEMVs (or their reduction). See kernels/cpu/
- * moe.c for the work split, and docs/moe.md for measured numbers.
+ * nth)): phase 0 quantizes x once per token (per activation format the
+ * gate/up matrices need), phase 1 the gate/up GEMVs and SwiGLU, phase 2
+ * the down GEMVs (or their reduction). See kernels/cpu/moe.c for the work
+ * split, and docs/moe.md for measured numbers.
  */
 #ifndef LB_MOE_H
 #define LB_MOE_H
@@ -114,7 +115,9 @@ struct lb_moe_shape {
 /* Weights of one layer in GGUF's layout: ggml's 3-D ffn_gate_exps /
  * ffn_up_exps (ne = [n_embd, n_ff, n_expert]) and ffn_down_exps (ne =
  * [n_ff, n_embd, n_expert]) are expert-major, so expert e's gate matrix is
- * n_ff rows of n_embd elements starting at gate + e * ffn->gate_bytes. */
+ * n_ff rows of n_embd elements starting at gate + e * ffn->gate_bytes
+ * (up: e * ffn->up_bytes; down: e * ffn->down_bytes; each tensor in its
+ * own format, struct lb_moe_types). */
 struct lb_moe_weights {
     const void *gate, *up;          /* [n_expert][n_ff][n_embd] */
     const void *down;               /* [n_expert][n_embd][n_ff] */
@@ -122,24 +125,53 @@ struct lb_moe_weights {
     const void *sh_down;            /* [n_embd][n_ff_shared] */
 };
 
-/* A layer's GEMVs for one weight format and code path. */
+/* The weight format of each matrix of a layer. llama.cpp's mixes store
+ * them differently: Q4_K_M / Q5_K_M / Q3_K_M quantize ffn_down_exps with
+ * more bits than gate/up in some layers (llama-quantize's use_more_bits:
+ * Q6_K down beside Q4_K gate/up), row widths that are not a multiple of
+ * 256 fall back to a 32-element format per tensor (Q5_0, Q8_0, IQ4_NL),
+ * and nothing stops gate and up from differing too. Each matrix then has
+ * its own GEMV, and gate and up may want different activation formats
+ * (Q4_K dots Q8_K, Q5_0 dots Q8_0): the dispatch quantizes x once per
+ * token for each distinct one. */
+struct lb_moe_types {
+    enum lb_qtype gate, up, down;          /* routed experts */
+    enum lb_qtype sh_gate, sh_up, sh_down; /* shared expert (unused without one) */
+};
+/* Every matrix in t: the pure mixes (--quant in the moe suite). */
+static inline struct lb_moe_types lb_moe_types_uniform(enum lb_qtype t)
+{
+    struct lb_moe_types r = {t, t, t, t, t, t};
+    return r;
+}
+
+/* A layer's GEMVs, one per matrix (formats in types), for one code path. */
 struct lb_moe_ffn {
     struct lb_moe_shape shape;
-    enum lb_qtype wtype;
-    struct lb_gemv gate;      /* one expert's gate (and up): n_ff x n_embd */
+    struct lb_moe_types types;
+    struct lb_gemv gate, up;  /* one expert's gate, up: n_ff x n_embd */
     struct lb_gemv down;      /* one expert's down: n_embd x n_ff */
-    struct lb_gemv sh_gate, sh_down; /* shared expert; zeroed when none */
-    size_t gate_bytes;        /* one expert's gate (= up) matrix, bytes */
+    struct lb_gemv sh_gate, sh_up, sh_down; /* shared expert; zeroed when none */
+    size_t gate_bytes;        /* one expert's gate matrix, bytes */
+    size_t up_bytes;          /* one expert's up matrix, bytes */
     size_t down_bytes;        /* one expert's down matrix, bytes */
-    size_t sh_gate_bytes, sh_down_bytes;
+    size_t sh_gate_bytes, sh_up_bytes, sh_down_bytes;
 };
 
-/* LB_EINVAL when a width is not a multiple of the format's (or its
- * activation format's) block, e.g. K-quants need multiples of 256 (gpt-oss's
- * 2880 is not), or a shape is empty / n_expert out of range. */
+/* LB_EINVAL (the message names the matrix) when a width is not a multiple
+ * of a matrix's format (or its activation format's) block, e.g. K-quants
+ * need multiples of 256 (gpt-oss's 2880 is not), or a shape is empty /
+ * n_expert out of range. lb_moe_ffn_init: every matrix in wtype. */
+enum lb_status lb_moe_ffn_init_types(struct lb_moe_ffn *f, const struct lb_moe_shape *s,
+                                     const struct lb_moe_types *types, enum lb_isa isa_cap,
+                                     const struct lb_cpu_features *feat, struct lb_error *err);
 enum lb_status lb_moe_ffn_init(struct lb_moe_ffn *f, const struct lb_moe_shape *s,
                                enum lb_qtype wtype, enum lb_isa isa_cap,
                                const struct lb_cpu_features *feat, struct lb_error *err);
+/* Whether the routed gate, up and down formats are all the same. */
+bool lb_moe_types_pure(const struct lb_moe_types *t);
+/* "q4_k" when pure, else "q4_k/q4_k/q6_k" (gate/up/down) into buf. */
+const char *lb_moe_types_name(const struct lb_moe_types *t, char *buf, size_t size);
 /* Bytes of the whole layer (all experts + shared), per weights buffer set. */
 size_t lb_moe_ffn_layer_bytes(const struct lb_moe_ffn *f);
 /* Bytes of one routed expert (gate + up + down) and of the shared one. */

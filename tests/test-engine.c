@@ -18,7 +18,11 @@
  *  (1) F32 weights + F32 KV: logits within TOL_F32 of the reference
  *      (max |diff| over the RMS of the reference logits) after a 3-token
  *      prompt and at each of 16 greedy steps;
- *  (2) Q8_0, Q4_0 and Q4_K weights + F16 KV (and BF16, Q8_0 caches once):
+ *  (2) Q8_0, Q4_0 and Q4_K weights + F16 KV (and BF16, Q8_0 caches once),
+ *      and MoE models whose expert tensors are in other formats than the
+ *      rest and than each other (test_mixed_experts: Q4_K_M's Q6_K down;
+ *      gate / up with different activation formats; F32/F16/BF16 triples
+ *      that differ per layer, at the F32 tolerance):
  *      within TOL_QUANT of the exact reference (the error of the 8-bit
  *      activation quantization the GEMVs do), and within TOL_MIMIC of a
  *      second reference that rounds every matrix input and K/V row as the
@@ -125,8 +129,13 @@ struct rlayer {
     double *wq, *wk, *wv, *wo, *gate, *up, *down, *router, *gexp, *uexp, *dexp;
 };
 
+/* Expert tensor formats per layer, {gate, up, down}: mixed GGUF
+ * quantizations (Q4_K_M's Q6_K ffn_down_exps beside Q4_K gate/up). */
+typedef enum lb_qtype exp_types[MAXL][3];
+
 struct tmodel {
     struct spec sp;
+    exp_types xt;          /* the expert tensors' formats, per layer */
     struct lb_model m;
     struct lb_model_layer layers[MAXL];
     float rope_freqs[LB_ATTN_MAX_HEAD_DIM / 2];
@@ -184,12 +193,15 @@ static void make_wt(struct tmodel *t, struct lb_wt *w, enum lb_qtype type, int64
 }
 
 /* moe_last_only: earlier layers dense, the last one MoE (see the file
- * comment). */
-static struct tmodel *tmodel_build(const struct spec *sp, enum lb_qtype wt, bool moe_last_only)
+ * comment). xt: the expert tensors' formats per layer (NULL: wt). */
+static struct tmodel *tmodel_build(const struct spec *sp, enum lb_qtype wt, bool moe_last_only,
+                                   const exp_types *xt)
 {
     struct tmodel *t = calloc(1, sizeof *t);
     LB_ASSERT(t && sp->n_layer <= MAXL);
     t->sp = *sp;
+    for (int il = 0; il < MAXL; il++)
+        for (int j = 0; j < 3; j++) t->xt[il][j] = xt ? (*xt)[il][j] : wt;
     struct lb_model *m = &t->m;
     struct lb_model_profile *p = &m->hp;
     snprintf(p->name, sizeof p->name, "tiny-%s", sp->name);
@@ -278,9 +290,10 @@ static struct tmodel *tmodel_build(const struct spec *sp, enum lb_qtype wt, bool
         } else {
             const int ff = sp->n_ff_exp, nx = sp->n_expert;
             make_wt(t, &L->ffn_gate_inp, LB_QTYPE_F32, ne, nx, 1, W_GAUSS, 2.0 * s_in, &R->router);
-            make_wt(t, &L->ffn_gate_exps, wt, ne, ff, nx, W_GAUSS, 1.5 * s_in, &R->gexp);
-            make_wt(t, &L->ffn_up_exps, wt, ne, ff, nx, W_GAUSS, 1.5 * s_in, &R->uexp);
-            make_wt(t, &L->ffn_down_exps, wt, ff, ne, nx, W_GAUSS, 2.0 / sqrt(ff), &R->dexp);
+            const enum lb_qtype *x = t->xt[il];
+            make_wt(t, &L->ffn_gate_exps, x[0], ne, ff, nx, W_GAUSS, 1.5 * s_in, &R->gexp);
+            make_wt(t, &L->ffn_up_exps, x[1], ne, ff, nx, W_GAUSS, 1.5 * s_in, &R->uexp);
+            make_wt(t, &L->ffn_down_exps, x[2], ff, ne, nx, W_GAUSS, 2.0 / sqrt(ff), &R->dexp);
         }
     }
     return t;
@@ -383,18 +396,22 @@ static void rope_ref(double *x, int n_heads, int hd, int pos, const struct lb_mo
 
 static double silu(double v) { return v / (1.0 + exp(-v)); }
 
-/* out = down . (silu(gate . x) * (up . x)) for one expert's matrices */
+/* out = down . (silu(gate . x) * (up . x)) for one expert's matrices,
+ * in formats ty {gate, up, down} (what mimic rounds x and h through: gate
+ * and up may each want their own activation format) */
 static void ffn_ref(const double *G, const double *U, const double *D, const double *x, double *out,
-                    int ne, int ff, const struct ref_opts *o)
+                    int ne, int ff, const struct ref_opts *o, const enum lb_qtype ty[3])
 {
     double *g = malloc((size_t)ff * sizeof *g), *u = malloc((size_t)ff * sizeof *u);
     double *xq = malloc((size_t)ne * sizeof *xq);
     memcpy(xq, x, (size_t)ne * sizeof *xq);
-    qact_if(o, xq, ne, o->wtype);
+    qact_if(o, xq, ne, ty[0]);
     matvec(G, xq, g, ff, ne);
+    memcpy(xq, x, (size_t)ne * sizeof *xq);
+    qact_if(o, xq, ne, ty[1]);
     matvec(U, xq, u, ff, ne);
     for (int i = 0; i < ff; i++) g[i] = silu(g[i]) * u[i];
-    qact_if(o, g, ff, o->wtype);
+    qact_if(o, g, ff, ty[2]);
     matvec(D, g, out, ne, ff);
     free(xq);
     free(g);
@@ -466,7 +483,8 @@ static void ref_step(const struct tmodel *t, struct rstate *s, int tok, double *
         for (int i = 0; i < ne; i++) x[i] += y[i];
         rms(x, R->ffn_norm, xn, ne, eps);
         if (p->layer_dense[il]) {
-            ffn_ref(R->gate, R->up, R->down, xn, y, ne, sp->n_ff, o);
+            const enum lb_qtype dense[3] = {o->wtype, o->wtype, o->wtype};
+            ffn_ref(R->gate, R->up, R->down, xn, y, ne, sp->n_ff, o, dense);
             for (int i = 0; i < ne; i++) x[i] += y[i];
             continue;
         }
@@ -497,7 +515,8 @@ static void ref_step(const struct tmodel *t, struct rstate *s, int tok, double *
             const int e = sel[j];
             const double w = pr[e] / (sp->norm_topk ? wsum : sum);
             const size_t gsz = (size_t)ff * ne;
-            ffn_ref(R->gexp + e * gsz, R->uexp + e * gsz, R->dexp + e * gsz, xn, y, ne, ff, o);
+            ffn_ref(R->gexp + e * gsz, R->uexp + e * gsz, R->dexp + e * gsz, xn, y, ne, ff, o,
+                    t->xt[il]);
             for (int i = 0; i < ne; i++) x[i] += w * y[i];
         }
     }
@@ -626,10 +645,10 @@ static void refrun_check(struct refrun *r, const struct tmodel *t, const float *
  * tol_exact) and the one mimicking the kernels' number formats
  * (tol_mimic; greedy tokens follow it), then a 1-thread engine over the
  * same tokens, then one batched eval of all tokens. */
-static void run_case(const struct spec *sp, enum lb_qtype wt, enum lb_qtype kv, double tol_exact,
-                     double tol_mimic, bool scalar)
+static void run_case(const struct spec *sp, enum lb_qtype wt, const exp_types *xt, enum lb_qtype kv,
+                     double tol_exact, double tol_mimic, bool scalar)
 {
-    struct tmodel *t = tmodel_build(sp, wt, wt != LB_QTYPE_F32);
+    struct tmodel *t = tmodel_build(sp, wt, wt != LB_QTYPE_F32, xt);
     const int V = sp->vocab;
     int32_t toks[N_ALL];
     for (int i = 0; i < N_PROMPT; i++) toks[i] = (int32_t)(lb_test_rand_u64(&rng) % (unsigned)V);
@@ -680,9 +699,10 @@ static void run_case(const struct spec *sp, enum lb_qtype wt, enum lb_qtype kv, 
         }
         if (step < N_GEN) toks[N_PROMPT + step] = rtok;
     }
-    printf("  %-9s %-5s kv %-4s %s: max err / logit RMS: exact %.2e (%d steps), mimic %.2e "
+    printf("  %-9s %-5s%s kv %-4s %s: max err / logit RMS: exact %.2e (%d steps), mimic %.2e "
            "(%d steps); %d near ties\n",
-           sp->name, lb_qtype_name(wt), lb_qtype_name(kv), scalar ? "scalar" : "best  ",
+           sp->name, lb_qtype_name(wt), xt ? "+mixed experts" : "", lb_qtype_name(kv),
+           scalar ? "scalar" : "best  ",
            rr[0].max_err, rr[0].checked, rr[1].max_err, rr[1].checked, ties);
     /* router near ties may skip steps, never most of them */
     CHECK(rr[1].checked >= N_GEN / 4);
@@ -733,9 +753,9 @@ done:
 static void test_f32(void)
 {
     for (size_t i = 0; i < LB_ARRAY_LEN(specs); i++)
-        run_case(&specs[i], LB_QTYPE_F32, LB_QTYPE_F32, TOL_F32, TOL_F32, false);
+        run_case(&specs[i], LB_QTYPE_F32, NULL, LB_QTYPE_F32, TOL_F32, TOL_F32, false);
     /* the scalar reference paths of every kernel, once */
-    run_case(&specs[0], LB_QTYPE_F32, LB_QTYPE_F32, TOL_F32, TOL_F32, true);
+    run_case(&specs[0], LB_QTYPE_F32, NULL, LB_QTYPE_F32, TOL_F32, TOL_F32, true);
 }
 
 static void test_quant(void)
@@ -743,11 +763,39 @@ static void test_quant(void)
     const enum lb_qtype types[] = {LB_QTYPE_Q8_0, LB_QTYPE_Q4_0, LB_QTYPE_Q4_K};
     for (size_t j = 0; j < LB_ARRAY_LEN(types); j++)
         for (size_t i = 0; i < LB_ARRAY_LEN(specs); i++)
-            run_case(&specs[i], types[j], LB_QTYPE_F16, TOL_QUANT, TOL_MIMIC, false);
+            run_case(&specs[i], types[j], NULL, LB_QTYPE_F16, TOL_QUANT, TOL_MIMIC, false);
     /* the other cache types once */
-    run_case(&specs[3], LB_QTYPE_Q8_0, LB_QTYPE_BF16, TOL_QUANT, TOL_MIMIC, false);
-    run_case(&specs[2], LB_QTYPE_Q8_0, LB_QTYPE_Q8_0, TOL_QUANT, TOL_MIMIC, false);
-    run_case(&specs[1], LB_QTYPE_Q4_K, LB_QTYPE_Q8_0, TOL_QUANT, TOL_MIMIC, true);
+    run_case(&specs[3], LB_QTYPE_Q8_0, NULL, LB_QTYPE_BF16, TOL_QUANT, TOL_MIMIC, false);
+    run_case(&specs[2], LB_QTYPE_Q8_0, NULL, LB_QTYPE_Q8_0, TOL_QUANT, TOL_MIMIC, false);
+    run_case(&specs[1], LB_QTYPE_Q4_K, NULL, LB_QTYPE_Q8_0, TOL_QUANT, TOL_MIMIC, true);
+}
+
+/* Expert tensors in formats other than the rest of the model and than
+ * each other, as llama.cpp's mixes write them (the engine refused these
+ * files before): Q4_K_M's layers with Q6_K ffn_down_exps beside Q4_K
+ * gate/up; gate and up wanting different activation formats (Q4_K: Q8_K,
+ * Q5_0: Q8_0); and, with MoE in every layer (F32 runs), two layers with
+ * different format triples (two MoE kinds in the engine), in float formats
+ * so the tolerance stays TOL_F32. */
+static void test_mixed_experts(void)
+{
+    static const exp_types q4_k_m = {{LB_QTYPE_Q4_K, LB_QTYPE_Q4_K, LB_QTYPE_Q6_K},
+                                     {LB_QTYPE_Q4_K, LB_QTYPE_Q4_K, LB_QTYPE_Q6_K},
+                                     {LB_QTYPE_Q4_K, LB_QTYPE_Q4_K, LB_QTYPE_Q6_K},
+                                     {LB_QTYPE_Q4_K, LB_QTYPE_Q4_K, LB_QTYPE_Q6_K}};
+    static const exp_types acts = {{LB_QTYPE_Q4_K, LB_QTYPE_Q5_0, LB_QTYPE_Q8_0},
+                                   {LB_QTYPE_Q4_K, LB_QTYPE_Q5_0, LB_QTYPE_Q8_0},
+                                   {LB_QTYPE_Q4_K, LB_QTYPE_Q5_0, LB_QTYPE_Q8_0},
+                                   {LB_QTYPE_Q4_K, LB_QTYPE_Q5_0, LB_QTYPE_Q8_0}};
+    static const exp_types floats = {{LB_QTYPE_F32, LB_QTYPE_F16, LB_QTYPE_BF16},
+                                     {LB_QTYPE_BF16, LB_QTYPE_F32, LB_QTYPE_F16},
+                                     {LB_QTYPE_F16, LB_QTYPE_BF16, LB_QTYPE_F32},
+                                     {LB_QTYPE_F32, LB_QTYPE_F16, LB_QTYPE_BF16}};
+    run_case(&specs[4], LB_QTYPE_Q4_K, &q4_k_m, LB_QTYPE_F16, TOL_QUANT, TOL_MIMIC, false);
+    run_case(&specs[1], LB_QTYPE_Q8_0, &acts, LB_QTYPE_F16, TOL_QUANT, TOL_MIMIC, false);
+    run_case(&specs[1], LB_QTYPE_Q4_K, &q4_k_m, LB_QTYPE_F16, TOL_QUANT, TOL_MIMIC, true);
+    run_case(&specs[4], LB_QTYPE_F32, &floats, LB_QTYPE_F32, TOL_F32, TOL_F32, false);
+    run_case(&specs[1], LB_QTYPE_F32, &floats, LB_QTYPE_F32, TOL_F32, TOL_F32, false);
 }
 
 /* The mistakes the comparison must catch: a reference with the RoPE
@@ -759,7 +807,7 @@ static void test_mistakes_matter(void)
     const struct ref_opts wrong[2] = {{.swap_rope = true}, {.gqa_modulo = true}};
     for (size_t i = 0; i < LB_ARRAY_LEN(specs); i++) {
         const struct spec *sp = &specs[i];
-        struct tmodel *t = tmodel_build(sp, LB_QTYPE_F32, false);
+        struct tmodel *t = tmodel_build(sp, LB_QTYPE_F32, false, NULL);
         for (int w = 0; w < 2; w++) {
             struct rstate a, b;
             rstate_init(&a, sp);
@@ -793,7 +841,7 @@ static void test_mistakes_matter(void)
 static void test_api(void)
 {
     const struct spec *sp = &specs[0]; /* llama, a sliding layer of window 6 */
-    struct tmodel *t = tmodel_build(sp, LB_QTYPE_Q8_0, false);
+    struct tmodel *t = tmodel_build(sp, LB_QTYPE_Q8_0, false, NULL);
     const int n_ctx = 32;
     struct lb_engine *e = engine_new(&t->m, pool2, LB_QTYPE_F16, false, n_ctx);
     if (!e) {
@@ -913,6 +961,7 @@ int main(void)
     LB_RUN(test_mistakes_matter);
     LB_RUN(test_f32);
     LB_RUN(test_quant);
+    LB_RUN(test_mixed_experts);
     LB_RUN(test_api);
     lb_pool_destroy(pool2);
     lb_pool_destroy(pool1);

@@ -14,7 +14,13 @@
  *    model; weight_bytes against the sum of tensor sizes;
  *  - rope_freqs against a float64 recomputation in Meta's apply_scaling
  *    form (new frequency, not the converter's divisor);
- *  - the fallback table, the ftype and what check_supported refuses.
+ *  - the fallback table, the ftype and what check_supported refuses;
+ *  - a Mixtral-style file whose expert tensors are in different formats
+ *    from each other and per layer (as llama.cpp's Q4_K_M writes them:
+ *    Q6_K ffn_down_exps beside Q4_K gate/up), built here with
+ *    lb_gguf_writer: it loads with each tensor's own type and bytes, is
+ *    supported, counts each tensor's own bytes per token, and the decode
+ *    engine runs it (finite logits; the numbers are test-engine's job).
  */
 #include <errno.h>
 #include <math.h>
@@ -24,8 +30,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../bench/lb-engine.h"
 #include "../bench/lb-gguf.h"
 #include "../bench/lb-model.h"
+#include "../hw/lb-hw.h"
+#include "../hw/lb-pool.h"
+#include "../kernels/lb-fill.h"
 #include "lb-test.h"
 
 static char dir[256];
@@ -503,6 +513,165 @@ static void test_loader_errors(void)
     CHECK(lb_model_load_gguf(path, &m, &err) != LB_OK && m == NULL);
 }
 
+/* ---- a mixed-format MoE file ------------------------------------------------------------ */
+
+enum { MX_D = 256, MX_FF = 256, MX_EXP = 4, MX_VOCAB = 260, MX_LAYERS = 2 };
+
+struct mx_tensor {
+    char name[64];
+    enum lb_qtype type;
+    int nd;
+    int64_t ne[3];
+    void *data;
+    size_t bytes;
+};
+
+static void mx_add(struct mx_tensor *t, int *n, const char *name, int il, enum lb_qtype type,
+                   int nd, int64_t ne0, int64_t ne1, int64_t ne2)
+{
+    struct mx_tensor *x = &t[(*n)++];
+    if (il >= 0)
+        snprintf(x->name, sizeof x->name, "blk.%d.%s", il, name);
+    else
+        snprintf(x->name, sizeof x->name, "%s", name);
+    x->type = type;
+    x->nd = nd;
+    x->ne[0] = ne0, x->ne[1] = ne1, x->ne[2] = ne2;
+    x->bytes = lb_qtype_row_bytes(type, ne0) * (size_t)(ne1 * ne2);
+    x->data = malloc(x->bytes);
+    LB_ASSERT(x->data);
+    if (type == LB_QTYPE_F32) { /* norms: around 1 */
+        float *f = x->data;
+        for (int64_t i = 0; i < ne0 * ne1 * ne2; i++)
+            f[i] = (float)(0.8 + 0.4 * lb_test_rand_uniform(&rng));
+    } else {
+        lb_fill_random_weights(type, x->data, ne0 * ne1 * ne2, lb_test_rand_u64(&rng));
+    }
+}
+
+static void test_mixed_moe_file(void)
+{
+    /* expert formats {gate, up, down} per layer: Q4_K_M's use_more_bits
+     * layer, then a layer of 32-element formats with gate and up in
+     * different activation formats' families */
+    static const enum lb_qtype xt[MX_LAYERS][3] = {
+        {LB_QTYPE_Q4_K, LB_QTYPE_Q4_K, LB_QTYPE_Q6_K},
+        {LB_QTYPE_Q4_K, LB_QTYPE_Q5_0, LB_QTYPE_Q8_0},
+    };
+    struct mx_tensor t[4 + 12 * MX_LAYERS];
+    int n = 0;
+    mx_add(t, &n, "token_embd.weight", -1, LB_QTYPE_Q8_0, 2, MX_D, MX_VOCAB, 1);
+    mx_add(t, &n, "output_norm.weight", -1, LB_QTYPE_F32, 1, MX_D, 1, 1);
+    mx_add(t, &n, "output.weight", -1, LB_QTYPE_Q6_K, 2, MX_D, MX_VOCAB, 1);
+    for (int il = 0; il < MX_LAYERS; il++) {
+        mx_add(t, &n, "attn_norm.weight", il, LB_QTYPE_F32, 1, MX_D, 1, 1);
+        mx_add(t, &n, "attn_q.weight", il, LB_QTYPE_Q4_K, 2, MX_D, MX_D, 1);
+        mx_add(t, &n, "attn_k.weight", il, LB_QTYPE_Q4_K, 2, MX_D, 128, 1);
+        mx_add(t, &n, "attn_v.weight", il, LB_QTYPE_Q6_K, 2, MX_D, 128, 1);
+        mx_add(t, &n, "attn_output.weight", il, LB_QTYPE_Q4_K, 2, MX_D, MX_D, 1);
+        mx_add(t, &n, "ffn_norm.weight", il, LB_QTYPE_F32, 1, MX_D, 1, 1);
+        mx_add(t, &n, "ffn_gate_inp.weight", il, LB_QTYPE_F32, 2, MX_D, MX_EXP, 1);
+        mx_add(t, &n, "ffn_gate_exps.weight", il, xt[il][0], 3, MX_D, MX_FF, MX_EXP);
+        mx_add(t, &n, "ffn_up_exps.weight", il, xt[il][1], 3, MX_D, MX_FF, MX_EXP);
+        mx_add(t, &n, "ffn_down_exps.weight", il, xt[il][2], 3, MX_FF, MX_D, MX_EXP);
+    }
+    struct lb_gguf_writer *w;
+    struct lb_error err = {0};
+    CHECK(lb_gguf_writer_new(&w, &err) == LB_OK);
+    lb_gguf_writer_add_str(w, "general.architecture", "llama");
+    lb_gguf_writer_add_u32(w, "llama.context_length", 2048);
+    lb_gguf_writer_add_u32(w, "llama.embedding_length", MX_D);
+    lb_gguf_writer_add_u32(w, "llama.block_count", MX_LAYERS);
+    lb_gguf_writer_add_u32(w, "llama.feed_forward_length", MX_FF);
+    lb_gguf_writer_add_u32(w, "llama.attention.head_count", 4);
+    lb_gguf_writer_add_u32(w, "llama.attention.head_count_kv", 2);
+    lb_gguf_writer_add_u32(w, "llama.expert_count", MX_EXP);
+    lb_gguf_writer_add_u32(w, "llama.expert_used_count", 2);
+    lb_gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    const char *toks[MX_VOCAB];
+    char buf[MX_VOCAB][12];
+    for (int i = 0; i < MX_VOCAB; i++) {
+        snprintf(buf[i], sizeof buf[i], "t%d", i);
+        toks[i] = buf[i];
+    }
+    lb_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", toks, MX_VOCAB);
+    for (int i = 0; i < n; i++)
+        lb_gguf_writer_add_tensor(w, t[i].name, t[i].type, (uint32_t)t[i].nd, t[i].ne, t[i].data);
+    char path[400];
+    snprintf(path, sizeof path, "%s/mixed-moe.gguf", dir);
+    CHECK_MSG(lb_gguf_writer_write(w, path, NULL, NULL, &err) == LB_OK, "%s", err.msg);
+    lb_gguf_writer_free(w);
+
+    struct lb_model *m = NULL;
+    CHECK_MSG(lb_model_load_gguf(path, &m, &err) == LB_OK, "mixed MoE file: %s", err.msg);
+    if (m) {
+        CHECK(m->hp.moe.present);
+        CHECK_INT_EQ(m->hp.moe.n_ff_expert, MX_FF);
+        double bpt = 0; /* bytes per token, counted here: k / n_expert of the experts */
+        for (int il = 0; il < MX_LAYERS; il++) {
+            const struct lb_model_layer *L = &m->layers[il];
+            const struct lb_wt *x[3] = {&L->ffn_gate_exps, &L->ffn_up_exps, &L->ffn_down_exps};
+            for (int j = 0; j < 3; j++) {
+                CHECK_MSG(x[j]->type == xt[il][j], "blk.%d expert tensor %d: type %s, written %s",
+                          il, j, lb_qtype_name(x[j]->type), lb_qtype_name(xt[il][j]));
+                bpt += 0.5 * (double)x[j]->bytes;
+            }
+            bpt += (double)(L->attn_norm.bytes + L->wq.bytes + L->wk.bytes + L->wv.bytes +
+                            L->wo.bytes + L->ffn_norm.bytes + L->ffn_gate_inp.bytes);
+        }
+        bpt += (double)(m->output_norm.bytes + m->output.bytes) +
+               (double)m->tok_embd.bytes / MX_VOCAB;
+        /* every tensor's bytes as written, in place */
+        for (int i = 0; i < n; i++) {
+            const struct lb_wt *wt = NULL;
+            int il = -1;
+            char what[64] = "";
+            if (sscanf(t[i].name, "blk.%d.%63s", &il, what) != 2) il = -1;
+            if (il >= 0 && !strcmp(what, "ffn_gate_exps.weight")) wt = &m->layers[il].ffn_gate_exps;
+            if (il >= 0 && !strcmp(what, "ffn_up_exps.weight")) wt = &m->layers[il].ffn_up_exps;
+            if (il >= 0 && !strcmp(what, "ffn_down_exps.weight")) wt = &m->layers[il].ffn_down_exps;
+            if (il >= 0 && !strcmp(what, "attn_v.weight")) wt = &m->layers[il].wv;
+            if (!strcmp(t[i].name, "output.weight")) wt = &m->output;
+            if (!wt) continue;
+            CHECK_MSG(wt->bytes == t[i].bytes && !memcmp(wt->data, t[i].data, t[i].bytes),
+                      "%s: bytes differ after loading", t[i].name);
+        }
+        CHECK_NEAR(lb_model_bytes_per_token(m), bpt, 0.5);
+        /* most elements: Q4_K (attention + layer 0's gate/up + layer 1's gate) */
+        CHECK_MSG(!strcmp(m->quant, "q4_k+"), "quant %s", m->quant);
+        CHECK_MSG(lb_model_check_supported(m, &err) == LB_OK, "%s", err.msg);
+
+        /* the engine runs it */
+        struct lb_hw *hw = NULL;
+        struct lb_pool *pool = NULL;
+        struct lb_engine *e = NULL;
+        struct lb_pool_config pc = {.n_threads = 1, .pin = LB_PIN_NONE, .numa_node = -1};
+        if (lb_hw_discover(&hw, &err) == LB_OK && lb_pool_create(hw, &pc, &pool, &err) == LB_OK) {
+            struct lb_engine_config cfg = {.n_ctx = 8, .kv_type = LB_QTYPE_F16,
+                                           .isa = lb_isa_best(&hw->features),
+                                           .feat = &hw->features};
+            CHECK_MSG(lb_engine_create(m, &cfg, pool, &e, &err) == LB_OK, "engine: %s", err.msg);
+            const int32_t toks2[3] = {5, 77, 259};
+            const float *lg = NULL;
+            if (e && lb_engine_eval(e, toks2, 3, &lg, &err) == LB_OK) {
+                bool finite = true;
+                for (int i = 0; i < MX_VOCAB; i++) finite = finite && isfinite(lg[i]);
+                CHECK(finite);
+            } else {
+                CHECK_MSG(!e, "eval: %s", err.msg);
+            }
+        } else {
+            CHECK_MSG(0, "hw/pool: %s", err.msg);
+        }
+        lb_engine_destroy(e);
+        lb_pool_destroy(pool);
+        lb_hw_free(hw);
+    }
+    lb_model_free(m);
+    unlink(path);
+    for (int i = 0; i < n; i++) free(t[i].data);
+}
+
 static void test_supported_and_open(void)
 {
     struct lb_error err;
@@ -555,6 +724,7 @@ int main(void)
     LB_RUN(test_round_trip);
     LB_RUN(test_loader_errors);
     LB_RUN(test_supported_and_open);
+    LB_RUN(test_mixed_moe_file);
     rmdir(dir);
     return lb_test_finish();
 }

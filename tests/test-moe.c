@@ -14,7 +14,11 @@
  *  - batched dispatch (n_tok tokens, buckets over 8 tokens, a duplicated
  *    id) equals n_tok single-token dispatches bit for bit, for ROWS and
  *    EXPERTS and nth = 1..3 workers (phases run worker by worker: a legal
- *    schedule, since phases are separated by barriers), in every format;
+ *    schedule, since phases are separated by barriers), in every format,
+ *    and in mixed layers (gate, up, down and the shared expert's matrices
+ *    each in their own format, as llama.cpp's Q4_K_M-style mixes: e.g.
+ *    Q4_K gate/up with Q6_K down; gate and up with different activation
+ *    formats);
  *  - single-token dispatch against a float64 FFN over the dequantized
  *    weights: with the original x, within the 8-bit activation
  *    quantization error (8% of the output norm; 1e-5 for float weights,
@@ -335,46 +339,53 @@ struct layer {
     float *dg, *du, *dd, *dsg, *dsu, *dsd; /* dequantized */
 };
 
-static bool layer_init(struct layer *L, enum lb_qtype type, bool shared, enum lb_isa isa)
+/* n random weights of type t at dst (seed), dequantized into a new array */
+static float *fill_dequant(enum lb_qtype t, void *dst, int64_t n, uint64_t seed)
+{
+    lb_fill_random_weights(t, dst, n, seed);
+    float *f = malloc(sizeof(float) * (size_t)n);
+    LB_ASSERT(f);
+    lb_qtraits_get(t)->dequantize(dst, f, n);
+    return f;
+}
+
+static bool layer_init(struct layer *L, const struct lb_moe_types *ty, bool shared, enum lb_isa isa)
 {
     memset(L, 0, sizeof *L);
     struct lb_moe_shape sh = {T_EMBD, T_FF, T_EXPERTS, shared ? T_FF_SH : 0};
     struct lb_error err;
-    if (lb_moe_ffn_init(&L->ffn, &sh, type, isa, isa == LB_ISA_SCALAR ? NULL : &cpu, &err) != LB_OK) {
-        CHECK_MSG(0, "%s: %s", lb_qtype_name(type), err.msg);
+    char tn[48];
+    if (lb_moe_ffn_init_types(&L->ffn, &sh, ty, isa, isa == LB_ISA_SCALAR ? NULL : &cpu, &err) !=
+        LB_OK) {
+        CHECK_MSG(0, "%s: %s", lb_moe_types_name(ty, tn, sizeof tn), err.msg);
         return false;
     }
     const struct lb_moe_ffn *f = &L->ffn;
-    size_t eg = f->gate_bytes * T_EXPERTS, ed = f->down_bytes * T_EXPERTS;
-    L->buf = malloc(2 * eg + ed + 2 * f->sh_gate_bytes + f->sh_down_bytes + 64);
+    /* each matrix's bytes from its own format, independently of the ffn */
+    const int64_t m = (int64_t)T_FF * T_EMBD, ms = (int64_t)T_FF_SH * T_EMBD;
+    CHECK_INT_EQ(f->gate_bytes, lb_qtype_row_bytes(ty->gate, T_EMBD) * T_FF);
+    CHECK_INT_EQ(f->up_bytes, lb_qtype_row_bytes(ty->up, T_EMBD) * T_FF);
+    CHECK_INT_EQ(f->down_bytes, lb_qtype_row_bytes(ty->down, T_FF) * T_EMBD);
+    size_t eg = f->gate_bytes * T_EXPERTS, eu = f->up_bytes * T_EXPERTS,
+           ed = f->down_bytes * T_EXPERTS;
+    CHECK_INT_EQ(lb_moe_ffn_layer_bytes(f),
+                 eg + eu + ed + f->sh_gate_bytes + f->sh_up_bytes + f->sh_down_bytes);
+    L->buf = malloc(eg + eu + ed + f->sh_gate_bytes + f->sh_up_bytes + f->sh_down_bytes + 64);
     char *p = L->buf;
     L->w.gate = p, p += eg;
-    L->w.up = p, p += eg;
+    L->w.up = p, p += eu;
     L->w.down = p, p += ed;
-    const struct lb_qtraits *q = lb_qtraits_get(type);
     uint64_t seed = lb_test_rand_u64(&rng);
-    lb_fill_random_weights(type, (void *)L->w.gate, (int64_t)T_EXPERTS * T_FF * T_EMBD, seed);
-    lb_fill_random_weights(type, (void *)L->w.up, (int64_t)T_EXPERTS * T_FF * T_EMBD, seed + 1);
-    lb_fill_random_weights(type, (void *)L->w.down, (int64_t)T_EXPERTS * T_FF * T_EMBD, seed + 2);
-    L->dg = malloc(sizeof(float) * T_EXPERTS * T_FF * T_EMBD);
-    L->du = malloc(sizeof(float) * T_EXPERTS * T_FF * T_EMBD);
-    L->dd = malloc(sizeof(float) * T_EXPERTS * T_FF * T_EMBD);
-    q->dequantize(L->w.gate, L->dg, (int64_t)T_EXPERTS * T_FF * T_EMBD);
-    q->dequantize(L->w.up, L->du, (int64_t)T_EXPERTS * T_FF * T_EMBD);
-    q->dequantize(L->w.down, L->dd, (int64_t)T_EXPERTS * T_FF * T_EMBD);
+    L->dg = fill_dequant(ty->gate, (void *)L->w.gate, T_EXPERTS * m, seed);
+    L->du = fill_dequant(ty->up, (void *)L->w.up, T_EXPERTS * m, seed + 1);
+    L->dd = fill_dequant(ty->down, (void *)L->w.down, T_EXPERTS * m, seed + 2);
     if (shared) {
         L->w.sh_gate = p, p += f->sh_gate_bytes;
-        L->w.sh_up = p, p += f->sh_gate_bytes;
+        L->w.sh_up = p, p += f->sh_up_bytes;
         L->w.sh_down = p;
-        lb_fill_random_weights(type, (void *)L->w.sh_gate, (int64_t)T_FF_SH * T_EMBD, seed + 3);
-        lb_fill_random_weights(type, (void *)L->w.sh_up, (int64_t)T_FF_SH * T_EMBD, seed + 4);
-        lb_fill_random_weights(type, (void *)L->w.sh_down, (int64_t)T_FF_SH * T_EMBD, seed + 5);
-        L->dsg = malloc(sizeof(float) * T_FF_SH * T_EMBD);
-        L->dsu = malloc(sizeof(float) * T_FF_SH * T_EMBD);
-        L->dsd = malloc(sizeof(float) * T_FF_SH * T_EMBD);
-        q->dequantize(L->w.sh_gate, L->dsg, (int64_t)T_FF_SH * T_EMBD);
-        q->dequantize(L->w.sh_up, L->dsu, (int64_t)T_FF_SH * T_EMBD);
-        q->dequantize(L->w.sh_down, L->dsd, (int64_t)T_FF_SH * T_EMBD);
+        L->dsg = fill_dequant(ty->sh_gate, (void *)L->w.sh_gate, ms, seed + 3);
+        L->dsu = fill_dequant(ty->sh_up, (void *)L->w.sh_up, ms, seed + 4);
+        L->dsd = fill_dequant(ty->sh_down, (void *)L->w.sh_down, ms, seed + 5);
     }
     return true;
 }
@@ -422,17 +433,22 @@ static void act_roundtrip(enum lb_qtype atype, const double *in, double *out, in
 static double silu_d(double v) { return v / (1.0 + exp(-v)); }
 
 /* float64 FFN of one expert (dequantized weights), added with weight w;
- * quant_act: pass x and h through the activation format like the kernel */
+ * quant_act: pass x and h through the activation formats like the kernel
+ * (x through gate's and up's each, h through down's) */
 static void ref_expert(const float *G, const float *U, const float *D, int n_ff, const float *x,
-                       double w, bool quant_act, enum lb_qtype atype, double *out)
+                       double w, bool quant_act, const struct lb_gemv *gg,
+                       const struct lb_gemv *gu, const struct lb_gemv *gd, double *out)
 {
-    double xd[T_EMBD], g[T_FF], u[T_FF], h[T_FF], y[T_EMBD];
-    for (int i = 0; i < T_EMBD; i++) xd[i] = x[i];
-    if (quant_act) act_roundtrip(atype, xd, xd, T_EMBD);
-    ref_gemv(G, n_ff, T_EMBD, xd, g);
-    ref_gemv(U, n_ff, T_EMBD, xd, u);
+    double xg[T_EMBD], xu[T_EMBD], g[T_FF], u[T_FF], h[T_FF], y[T_EMBD];
+    for (int i = 0; i < T_EMBD; i++) xg[i] = xu[i] = x[i];
+    if (quant_act) {
+        act_roundtrip(gg->atype, xg, xg, T_EMBD);
+        act_roundtrip(gu->atype, xu, xu, T_EMBD);
+    }
+    ref_gemv(G, n_ff, T_EMBD, xg, g);
+    ref_gemv(U, n_ff, T_EMBD, xu, u);
     for (int i = 0; i < n_ff; i++) h[i] = silu_d(g[i]) * u[i];
-    if (quant_act) act_roundtrip(atype, h, h, n_ff);
+    if (quant_act) act_roundtrip(gd->atype, h, h, n_ff);
     ref_gemv(D, T_EMBD, n_ff, h, y);
     for (int i = 0; i < T_EMBD; i++) out[i] += w * y[i];
 }
@@ -441,12 +457,14 @@ static void ref_ffn(const struct layer *L, const float *x, const int *ids, const
                     bool quant_act, double *out)
 {
     const size_t m = (size_t)T_FF * T_EMBD;
+    const struct lb_moe_ffn *f = &L->ffn;
     memset(out, 0, sizeof(double) * T_EMBD);
     for (int j = 0; j < T_K; j++)
         ref_expert(L->dg + ids[j] * m, L->du + ids[j] * m, L->dd + ids[j] * m, T_FF, x, w[j],
-                   quant_act, L->ffn.down.atype, out);
-    if (L->ffn.shape.n_ff_shared)
-        ref_expert(L->dsg, L->dsu, L->dsd, T_FF_SH, x, 1.0, quant_act, L->ffn.down.atype, out);
+                   quant_act, &f->gate, &f->up, &f->down, out);
+    if (f->shape.n_ff_shared)
+        ref_expert(L->dsg, L->dsu, L->dsd, T_FF_SH, x, 1.0, quant_act, &f->sh_gate, &f->sh_up,
+                   &f->sh_down, out);
 }
 
 static double rel_err(const float *a, const double *ref, int n)
@@ -459,11 +477,15 @@ static double rel_err(const float *a, const double *ref, int n)
     return sqrt(num / (den > 0 ? den : 1));
 }
 
-static void test_dispatch_type(enum lb_qtype type, bool shared, enum lb_isa isa)
+static void test_dispatch_types(const struct lb_moe_types *ty, bool shared, enum lb_isa isa)
 {
     struct layer L;
-    if (!layer_init(&L, type, shared, isa)) return;
-    const char *tn = lb_qtype_name(type);
+    if (!layer_init(&L, ty, shared, isa)) return;
+    char tn[48];
+    lb_moe_types_name(ty, tn, sizeof tn);
+    if (shared && (ty->sh_gate != ty->gate || ty->sh_up != ty->up || ty->sh_down != ty->down))
+        snprintf(tn + strlen(tn), sizeof tn - strlen(tn), "+sh %s/%s/%s", lb_qtype_name(ty->sh_gate),
+                 lb_qtype_name(ty->sh_up), lb_qtype_name(ty->sh_down));
     float *x = malloc(sizeof(float) * T_TOK * T_EMBD);
     float *wts = malloc(sizeof(float) * T_TOK * T_K);
     int *ids = malloc(sizeof(int) * T_TOK * T_K);
@@ -509,7 +531,12 @@ static void test_dispatch_type(enum lb_qtype type, bool shared, enum lb_isa isa)
         }
 
     /* against float64 */
-    const bool float_act = L.ffn.down.atype == LB_QTYPE_F32;
+    const struct lb_moe_ffn *f = &L.ffn;
+    bool float_act = f->gate.atype == LB_QTYPE_F32 && f->up.atype == LB_QTYPE_F32 &&
+                     f->down.atype == LB_QTYPE_F32;
+    if (shared)
+        float_act = float_act && f->sh_gate.atype == LB_QTYPE_F32 &&
+                    f->sh_up.atype == LB_QTYPE_F32 && f->sh_down.atype == LB_QTYPE_F32;
     double ref[T_EMBD], worst_x = 0, worst_q = 0;
     for (int t = 0; t < T_TOK; t++) {
         if (ids[t * T_K] == ids[t * T_K + 1]) continue; /* ref_ffn handles it, skip anyway */
@@ -538,7 +565,7 @@ static void test_dispatch_type(enum lb_qtype type, bool shared, enum lb_isa isa)
     CHECK_MSG(worst_q < (float_act ? 1e-5 : 2e-2),
               "%s%s: %.3g off float64 with quantized activations", tn, shared ? "+shared" : "",
               worst_q);
-    printf("  %-7s %-7s %-6s vs float64: %.2e (exact x), %.2e (quantized x, h)\n", tn,
+    printf("  %-34s %-7s %-6s vs float64: %.2e (exact x), %.2e (quantized x, h)\n", tn,
            shared ? "+shared" : "", lb_isa_name(isa), worst_x, worst_q);
 
     lb_moe_dispatch_destroy(db);
@@ -554,6 +581,12 @@ static bool weight_type(enum lb_qtype t)
     return lb_qtraits_get(t) != NULL;
 }
 
+static void test_dispatch_type(enum lb_qtype type, bool shared, enum lb_isa isa)
+{
+    const struct lb_moe_types ty = lb_moe_types_uniform(type);
+    test_dispatch_types(&ty, shared, isa);
+}
+
 static void test_dispatch(void)
 {
     enum lb_isa best = lb_isa_best(&cpu);
@@ -566,6 +599,60 @@ static void test_dispatch(void)
     test_dispatch_type(LB_QTYPE_Q4_0, false, LB_ISA_SCALAR);
     test_dispatch_type(LB_QTYPE_Q4_K, false, best);
     test_dispatch_type(LB_QTYPE_Q4_0, true, best);
+}
+
+/* Layers whose matrices are in different formats, as llama.cpp's mixes
+ * store them: every matrix of a layer gets its own format, and gate / up
+ * may want different activation formats (Q8_K vs Q8_0 vs Q8_1 vs F32),
+ * so phase 0 quantizes x several ways; the shared expert's down may cut h
+ * in other blocks than the routed down (32 vs 256 elements). */
+static void test_dispatch_mixed(void)
+{
+    enum lb_isa best = lb_isa_best(&cpu);
+    /* {gate, up, down, sh_gate, sh_up, sh_down} */
+    static const struct lb_moe_types mixes[] = {
+        /* Q4_K_M's use_more_bits layers */
+        {LB_QTYPE_Q4_K, LB_QTYPE_Q4_K, LB_QTYPE_Q6_K, LB_QTYPE_Q4_K, LB_QTYPE_Q4_K, LB_QTYPE_Q6_K},
+        /* Q5_K_M likewise, shared expert in Q8_0 */
+        {LB_QTYPE_Q5_K, LB_QTYPE_Q5_K, LB_QTYPE_Q6_K, LB_QTYPE_Q8_0, LB_QTYPE_Q8_0, LB_QTYPE_Q8_0},
+        /* 32-element formats, a dot of its own per matrix; x in Q8_0
+         * (routed) and Q8_1 (shared gate / up) */
+        {LB_QTYPE_Q8_0, LB_QTYPE_Q4_0, LB_QTYPE_Q5_0, LB_QTYPE_Q4_1, LB_QTYPE_Q5_1, LB_QTYPE_IQ4_NL},
+        /* gate Q8_K activations, up Q8_0/Q8_1, down Q8_0; shared down Q8_K */
+        {LB_QTYPE_Q4_K, LB_QTYPE_Q5_0, LB_QTYPE_Q8_0, LB_QTYPE_Q4_1, LB_QTYPE_IQ4_XS, LB_QTYPE_Q3_K},
+        /* float gate (f32 activation), quantized up, F16 down; shared all
+         * different again */
+        {LB_QTYPE_F32, LB_QTYPE_Q4_K, LB_QTYPE_F16, LB_QTYPE_BF16, LB_QTYPE_Q4_1, LB_QTYPE_Q2_K},
+        /* down in a 32-block format below a K-quant gate/up (llama-quantize's
+         * fallback when n_ff is not a multiple of 256) */
+        {LB_QTYPE_Q3_K, LB_QTYPE_Q3_K, LB_QTYPE_Q5_0, LB_QTYPE_Q3_K, LB_QTYPE_Q3_K, LB_QTYPE_Q5_0},
+    };
+    for (size_t i = 0; i < LB_ARRAY_LEN(mixes); i++) {
+        test_dispatch_types(&mixes[i], i % 2 == 0, best);
+        test_dispatch_types(&mixes[i], i % 2 == 1, best);
+    }
+    test_dispatch_types(&mixes[0], true, LB_ISA_SCALAR);
+    test_dispatch_types(&mixes[3], true, LB_ISA_SCALAR);
+
+    /* bytes and the error naming the matrix */
+    struct lb_moe_ffn f;
+    struct lb_error err;
+    const struct lb_moe_shape s = {2048, 768, 128, 0}; /* Qwen3-30B-A3B */
+    CHECK(lb_moe_ffn_init_types(&f, &s, &mixes[0], LB_ISA_SCALAR, NULL, &err) == LB_OK);
+    CHECK_INT_EQ(lb_moe_ffn_expert_bytes(&f),
+                 2 * 768 * (2048 / 256) * 144 + 2048 * (768 / 256) * 210);
+    char buf[48];
+    CHECK(strcmp(lb_moe_types_name(&f.types, buf, sizeof buf), "q4_k/q4_k/q6_k") == 0);
+    CHECK(!lb_moe_types_pure(&f.types));
+    const struct lb_moe_shape oss = {2880, 2880, 32, 0}; /* gpt-oss: not a multiple of 256 */
+    struct lb_moe_types bad = lb_moe_types_uniform(LB_QTYPE_Q8_0);
+    bad.down = LB_QTYPE_Q4_K;
+    CHECK(lb_moe_ffn_init_types(&f, &oss, &bad, LB_ISA_SCALAR, NULL, &err) == LB_EINVAL);
+    CHECK_MSG(strstr(err.msg, "ffn_down_exps") != NULL, "error names the matrix: %s", err.msg);
+    bad = lb_moe_types_uniform(LB_QTYPE_Q8_0);
+    bad.up = LB_QTYPE_Q4_K;
+    CHECK(lb_moe_ffn_init_types(&f, &oss, &bad, LB_ISA_SCALAR, NULL, &err) == LB_EINVAL);
+    CHECK_MSG(strstr(err.msg, "ffn_up_exps") != NULL, "error names the matrix: %s", err.msg);
 }
 
 static void test_dispatch_errors(void)
@@ -662,5 +749,6 @@ int main(void)
     LB_RUN(test_fill);
     LB_RUN(test_dispatch_errors);
     LB_RUN(test_dispatch);
+    LB_RUN(test_dispatch_mixed);
     return lb_test_finish();
 }

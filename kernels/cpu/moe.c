@@ -32,6 +32,7 @@
  * breaks ties towards the lower index, so results are reproducible.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,9 +176,38 @@ void lb_moe_route(const struct lb_moe_router *r, const float *logits, int *ids, 
 
 /* ---- FFN shapes --------------------------------------------------------- */
 
-enum lb_status lb_moe_ffn_init(struct lb_moe_ffn *f, const struct lb_moe_shape *s,
-                               enum lb_qtype wtype, enum lb_isa isa_cap,
+bool lb_moe_types_pure(const struct lb_moe_types *t)
+{
+    return t->gate == t->up && t->up == t->down;
+}
+
+const char *lb_moe_types_name(const struct lb_moe_types *t, char *buf, size_t size)
+{
+    if (lb_moe_types_pure(t))
+        snprintf(buf, size, "%s", lb_qtype_name(t->gate));
+    else
+        snprintf(buf, size, "%s/%s/%s", lb_qtype_name(t->gate), lb_qtype_name(t->up),
+                 lb_qtype_name(t->down));
+    return buf;
+}
+
+/* One matrix's GEMV; an error names the matrix and its format. */
+static enum lb_status mat_init(struct lb_gemv *g, const char *what, enum lb_qtype type,
+                               int64_t rows, int64_t cols, enum lb_isa isa_cap,
                                const struct lb_cpu_features *feat, struct lb_error *err)
+{
+    struct lb_error e2 = {0};
+    enum lb_status st = lb_gemv_init(g, type, rows, cols, isa_cap, feat, &e2);
+    if (st) return lb_error_set(err, st, "moe %s (%s): %s", what, lb_qtype_name(type), e2.msg);
+    /* phase 1 quantizes h in pieces of H_SUB (256) elements: whole blocks
+     * of every activation format (block sizes 1, 32, 256) */
+    LB_ASSERT(256 % lb_qtraits_get(g->atype)->block_elems == 0);
+    return LB_OK;
+}
+
+enum lb_status lb_moe_ffn_init_types(struct lb_moe_ffn *f, const struct lb_moe_shape *s,
+                                     const struct lb_moe_types *t, enum lb_isa isa_cap,
+                                     const struct lb_cpu_features *feat, struct lb_error *err)
 {
     memset(f, 0, sizeof *f);
     if (s->n_embd < 1 || s->n_ff < 1 || s->n_ff_shared < 0)
@@ -187,34 +217,46 @@ enum lb_status lb_moe_ffn_init(struct lb_moe_ffn *f, const struct lb_moe_shape *
         return lb_error_set(err, LB_EINVAL, "moe: n_expert %d outside 1..%d", s->n_expert,
                             LB_MOE_MAX_EXPERTS);
     f->shape = *s;
-    f->wtype = wtype;
+    f->types = *t;
     enum lb_status st;
-    if ((st = lb_gemv_init(&f->gate, wtype, s->n_ff, s->n_embd, isa_cap, feat, err))) return st;
-    if ((st = lb_gemv_init(&f->down, wtype, s->n_embd, s->n_ff, isa_cap, feat, err))) return st;
+    if ((st = mat_init(&f->gate, "ffn_gate_exps", t->gate, s->n_ff, s->n_embd, isa_cap, feat, err)) ||
+        (st = mat_init(&f->up, "ffn_up_exps", t->up, s->n_ff, s->n_embd, isa_cap, feat, err)) ||
+        (st = mat_init(&f->down, "ffn_down_exps", t->down, s->n_embd, s->n_ff, isa_cap, feat, err)))
+        return st;
     if (s->n_ff_shared > 0) {
-        if ((st = lb_gemv_init(&f->sh_gate, wtype, s->n_ff_shared, s->n_embd, isa_cap, feat, err)))
+        const int64_t ffs = s->n_ff_shared;
+        if ((st = mat_init(&f->sh_gate, "ffn_gate_shexp", t->sh_gate, ffs, s->n_embd, isa_cap, feat,
+                           err)) ||
+            (st = mat_init(&f->sh_up, "ffn_up_shexp", t->sh_up, ffs, s->n_embd, isa_cap, feat, err)) ||
+            (st = mat_init(&f->sh_down, "ffn_down_shexp", t->sh_down, s->n_embd, ffs, isa_cap, feat,
+                           err)))
             return st;
-        if ((st = lb_gemv_init(&f->sh_down, wtype, s->n_embd, s->n_ff_shared, isa_cap, feat, err)))
-            return st;
-        f->sh_gate_bytes = (size_t)s->n_ff_shared * f->sh_gate.row_bytes;
+        f->sh_gate_bytes = (size_t)ffs * f->sh_gate.row_bytes;
+        f->sh_up_bytes = (size_t)ffs * f->sh_up.row_bytes;
         f->sh_down_bytes = (size_t)s->n_embd * f->sh_down.row_bytes;
     }
     f->gate_bytes = (size_t)s->n_ff * f->gate.row_bytes;
+    f->up_bytes = (size_t)s->n_ff * f->up.row_bytes;
     f->down_bytes = (size_t)s->n_embd * f->down.row_bytes;
-    /* phase 1 quantizes h in pieces of H_SUB elements: whole blocks of
-     * every activation format (block sizes 1, 32, 256) */
-    LB_ASSERT(256 % lb_qtraits_get(f->down.atype)->block_elems == 0);
     return LB_OK;
+}
+
+enum lb_status lb_moe_ffn_init(struct lb_moe_ffn *f, const struct lb_moe_shape *s,
+                               enum lb_qtype wtype, enum lb_isa isa_cap,
+                               const struct lb_cpu_features *feat, struct lb_error *err)
+{
+    const struct lb_moe_types t = lb_moe_types_uniform(wtype);
+    return lb_moe_ffn_init_types(f, s, &t, isa_cap, feat, err);
 }
 
 size_t lb_moe_ffn_expert_bytes(const struct lb_moe_ffn *f)
 {
-    return 2 * f->gate_bytes + f->down_bytes;
+    return f->gate_bytes + f->up_bytes + f->down_bytes;
 }
 
 size_t lb_moe_ffn_shared_bytes(const struct lb_moe_ffn *f)
 {
-    return 2 * f->sh_gate_bytes + f->sh_down_bytes;
+    return f->sh_gate_bytes + f->sh_up_bytes + f->sh_down_bytes;
 }
 
 size_t lb_moe_ffn_layer_bytes(const struct lb_moe_ffn *f)
@@ -257,8 +299,12 @@ struct moe_item {
     int first;       /* positions [first, first + count) in the plan arrays */
     int count;
     int blk_first;   /* its first block in phase 1's block space */
-    int n_blk;       /* n_ff / activation block */
+    int n_blk;       /* n_ff / its down's activation block */
 };
+
+/* Distinct activation formats x is quantized to in phase 0: gate, up,
+ * shared gate, shared up (Q8_0, Q8_1, Q8_K, F32 are all there are). */
+#define MAX_XQ 4
 
 struct lb_moe_dispatch {
     const struct lb_moe_ffn *f;
@@ -270,15 +316,27 @@ struct lb_moe_dispatch {
     int nth;
     int n_assign;           /* n_tok * k routed (token, slot) pairs */
     int n_items, n_blk;     /* items; phase 1 blocks over all items */
-    int ab;                 /* activation block, elements (of h) */
-    size_t abb;             /* its bytes */
+    /* h's activation block (down's activation format), elements, and its
+     * bytes: routed experts [0], shared expert [1] (formats may differ,
+     * so a phase 1 block is an item's own block) */
+    int ab[2];
+    size_t abb[2];
+    /* x in each distinct activation format: xq[i] quantizes it (any GEMV
+     * of that format over n_embd columns writes the same bytes) to offset
+     * xq_off[i] of a token's act_x row; x_off_* are the offsets each
+     * matrix reads. */
+    int n_xq;
+    const struct lb_gemv *xq[MAX_XQ];
+    size_t xq_off[MAX_XQ];
+    size_t x_off_gate, x_off_up, x_off_sh_gate, x_off_sh_up;
     struct moe_item items[LB_MOE_MAX_EXPERTS + 1];
     /* Positions: routed pairs sorted by expert (stable by token, slot),
      * then the shared expert's n_tok entries. */
     int *tok_of;            /* [n_pos] token of each position */
     float *w_of;            /* [n_pos] its weight */
     int *tok_pos;           /* [n_tok][k + 1] a token's positions, ascending */
-    unsigned char *act_x;   /* [n_tok][x_stride] x quantized for gate/up */
+    unsigned char *act_x;   /* [n_tok][x_stride] x quantized for gate/up,
+                               every format of xq[] one after another */
     unsigned char *act_h;   /* [n_assign][h_stride] h quantized for down */
     unsigned char *act_hs;  /* [n_tok][hs_stride] shared expert's h */
     size_t x_stride, h_stride, hs_stride;
@@ -318,13 +376,28 @@ enum lb_status lb_moe_dispatch_create(const struct lb_moe_ffn *f, int n_tok_max,
     d->f = f;
     d->n_tok_max = n_tok_max;
     d->k = k;
-    const struct lb_qtraits *at = lb_qtraits_get(f->down.atype);
-    d->ab = at->block_elems;
-    d->abb = (size_t)at->block_bytes;
     const bool shared = f->shape.n_ff_shared > 0;
+    for (int i = 0; i < 2; i++) {
+        const struct lb_qtraits *at = lb_qtraits_get(i ? f->sh_down.atype : f->down.atype);
+        d->ab[i] = i && !shared ? 1 : at->block_elems;
+        d->abb[i] = i && !shared ? 0 : (size_t)at->block_bytes;
+    }
+    /* x's formats: the first GEMV wanting each one quantizes it */
+    const struct lb_gemv *xg[4] = {&f->gate, &f->up, &f->sh_gate, &f->sh_up};
+    size_t *xo[4] = {&d->x_off_gate, &d->x_off_up, &d->x_off_sh_gate, &d->x_off_sh_up};
+    for (int m = 0; m < (shared ? 4 : 2); m++) {
+        int i = 0;
+        while (i < d->n_xq && d->xq[i]->atype != xg[m]->atype) i++;
+        if (i == d->n_xq) {
+            d->xq[i] = xg[m];
+            d->xq_off[i] = d->x_stride;
+            d->x_stride += round64(xg[m]->act_bytes);
+            d->n_xq++;
+        }
+        *xo[m] = d->xq_off[i];
+    }
     const size_t n_assign = (size_t)n_tok_max * (size_t)k;
     const size_t n_pos = n_assign + (shared ? (size_t)n_tok_max : 0);
-    d->x_stride = round64(f->gate.act_bytes);
     d->h_stride = round64(f->down.act_bytes);
     d->hs_stride = shared ? round64(f->sh_down.act_bytes) : 0;
     const size_t ys_rows = n_pos > LB_GEMV_MAX_BATCH ? n_pos : LB_GEMV_MAX_BATCH;
@@ -419,7 +492,7 @@ void lb_moe_dispatch_plan(struct lb_moe_dispatch *d, const struct lb_moe_weights
     for (int i = 0; i < d->n_items; i++) {
         struct moe_item *it = &d->items[i];
         const int64_t n_ff = it->expert < 0 ? f->shape.n_ff_shared : f->shape.n_ff;
-        it->n_blk = (int)(n_ff / d->ab);
+        it->n_blk = (int)(n_ff / d->ab[it->expert < 0]);
         it->blk_first = d->n_blk;
         d->n_blk += it->n_blk;
     }
@@ -456,11 +529,6 @@ static void rows_view(const struct lb_gemv *g, const void *w, int64_t r0, int64_
     else lb_gemv_rows_batch(&v, wv, act, y, n_b, 0, 1);
 }
 
-static const struct lb_gemv *item_gate(const struct lb_moe_dispatch *d, const struct moe_item *it)
-{
-    return it->expert < 0 ? &d->f->sh_gate : &d->f->gate;
-}
-
 static const struct lb_gemv *item_down(const struct lb_moe_dispatch *d, const struct moe_item *it)
 {
     return it->expert < 0 ? &d->f->sh_down : &d->f->down;
@@ -474,35 +542,46 @@ static unsigned char *act_of(const struct lb_moe_dispatch *d, int pos)
 
 /* Phase 1 work on one item: gate and up rows [blk0, blk1) x ab for each of
  * its tokens, h = silu(gate) * up, quantized into the tokens' h
- * activations (whole blocks, so a worker's slice is exactly the bytes
- * lb_gemv_quantize_x would write for it). */
+ * activations (whole blocks of the item's down activation format, so a
+ * worker's slice is exactly the bytes lb_gemv_quantize_x would write for
+ * it). Gate and up each read x in their own activation format. */
 static void gate_up_blocks(const struct lb_moe_dispatch *d, const struct moe_item *it, int blk0,
                            int blk1)
 {
     const struct lb_moe_ffn *f = d->f;
-    const struct lb_gemv *gg = item_gate(d, it);
+    const bool sh = it->expert < 0;
+    const struct lb_gemv *gg = sh ? &f->sh_gate : &f->gate;
+    const struct lb_gemv *gu = sh ? &f->sh_up : &f->up;
     const struct lb_gemv *gd = item_down(d, it);
-    const size_t off = it->expert < 0 ? 0 : (size_t)it->expert * f->gate_bytes;
-    const void *wg = (const char *)(it->expert < 0 ? d->w->sh_gate : d->w->gate) + off;
-    const void *wu = (const char *)(it->expert < 0 ? d->w->sh_up : d->w->up) + off;
+    const int ab = d->ab[sh];
+    const size_t abb = d->abb[sh];
+    const size_t xog = sh ? d->x_off_sh_gate : d->x_off_gate;
+    const size_t xou = sh ? d->x_off_sh_up : d->x_off_up;
+    const void *wg = sh ? d->w->sh_gate
+                        : (const char *)d->w->gate + (size_t)it->expert * f->gate_bytes;
+    const void *wu = sh ? d->w->sh_up : (const char *)d->w->up + (size_t)it->expert * f->up_bytes;
     float gbuf[LB_GEMV_MAX_BATCH][H_SUB], ubuf[LB_GEMV_MAX_BATCH][H_SUB];
     float *gp[LB_GEMV_MAX_BATCH], *up[LB_GEMV_MAX_BATCH];
-    const void *acts[LB_GEMV_MAX_BATCH];
+    const void *acts_g[LB_GEMV_MAX_BATCH], *acts_u[LB_GEMV_MAX_BATCH];
     for (int j = 0; j < LB_GEMV_MAX_BATCH; j++) gp[j] = gbuf[j], up[j] = ubuf[j];
-    const int64_t e_end = (int64_t)blk1 * d->ab;
-    for (int64_t e0 = (int64_t)blk0 * d->ab; e0 < e_end; e0 += H_SUB) {
+    const int64_t e_end = (int64_t)blk1 * ab;
+    for (int64_t e0 = (int64_t)blk0 * ab; e0 < e_end; e0 += H_SUB) {
         const int64_t e1 = e0 + H_SUB < e_end ? e0 + H_SUB : e_end, len = e1 - e0;
         for (int c = 0; c < it->count; c += LB_GEMV_MAX_BATCH) {
             const int nb = it->count - c < LB_GEMV_MAX_BATCH ? it->count - c : LB_GEMV_MAX_BATCH;
-            for (int j = 0; j < nb; j++)
-                acts[j] = d->act_x + (size_t)d->tok_of[it->first + c + j] * d->x_stride;
-            rows_view(gg, wg, e0, e1, acts, gp, nb);
-            rows_view(gg, wu, e0, e1, acts, up, nb);
+            for (int j = 0; j < nb; j++) {
+                const unsigned char *xa =
+                    d->act_x + (size_t)d->tok_of[it->first + c + j] * d->x_stride;
+                acts_g[j] = xa + xog;
+                acts_u[j] = xa + xou;
+            }
+            rows_view(gg, wg, e0, e1, acts_g, gp, nb);
+            rows_view(gu, wu, e0, e1, acts_u, up, nb);
             for (int j = 0; j < nb; j++) {
                 float *h = gbuf[j];
                 for (int64_t i = 0; i < len; i++) h[i] = silu(h[i]) * ubuf[j][i];
                 unsigned char *dst = act_of(d, it->first + c + j);
-                if (gd->actq) gd->actq(h, dst + (size_t)(e0 / d->ab) * d->abb, len);
+                if (gd->actq) gd->actq(h, dst + (size_t)(e0 / ab) * abb, len);
                 else memcpy(dst + (size_t)e0 * sizeof(float), h, (size_t)len * sizeof(float));
             }
         }
@@ -555,11 +634,12 @@ void lb_moe_dispatch_phase(struct lb_moe_dispatch *d, int phase, int ith, int nt
     const struct lb_moe_ffn *f = d->f;
     const size_t n_embd = (size_t)f->shape.n_embd;
     switch (phase) {
-    case 0: /* x of every token, quantized once (shared expert included:
-               same format and columns as the routed gate/up) */
+    case 0: /* x of every token, quantized once per activation format
+               the gate/up matrices (shared expert's included) want */
         for (int tt = 0; tt < d->t.n_tok; tt++)
-            lb_gemv_quantize_x(&f->gate, d->t.x + (size_t)tt * n_embd,
-                               d->act_x + (size_t)tt * d->x_stride, ith, nth);
+            for (int i = 0; i < d->n_xq; i++)
+                lb_gemv_quantize_x(d->xq[i], d->t.x + (size_t)tt * n_embd,
+                                   d->act_x + (size_t)tt * d->x_stride + d->xq_off[i], ith, nth);
         return;
     case 1:
         if (d->split == LB_MOE_SPLIT_EXPERTS) {
@@ -569,7 +649,11 @@ void lb_moe_dispatch_phase(struct lb_moe_dispatch *d, int phase, int ith, int nt
             }
         } else {
             /* a contiguous range of the blocks of all items: balanced to
-             * one block, and a worker reads whole rows of few experts */
+             * one block, and a worker reads whole rows of few experts (a
+             * block is an item's own: with a shared expert whose down is
+             * in another format, its blocks may be 8x smaller or larger
+             * than the routed ones; one item of k + 1, so the imbalance
+             * is at most that item's share) */
             size_t b, e;
             lb_split((size_t)d->n_blk, 1, ith, nth, &b, &e);
             for (int i = 0; i < d->n_items && b < e; i++) {
