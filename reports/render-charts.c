@@ -4,6 +4,8 @@
  * Views (a view with no data is left out):
  *   decode-tg / decode-pp  tokens/s per quantization level, bars per run,
  *                          error bars from the median's 95% CI
+ *   decode-depth           tg tokens/s over context depth (a --depth
+ *                          sweep), a line per run and quantization
  *   gemv-bw                GEMV GB/s over weight bytes per call (log x),
  *                          with each run's measured read ceiling as a line
  *   attention-bw           attention GB/s over context length (log x),
@@ -302,6 +304,50 @@ static enum lb_status view_decode(struct lb_chart **charts, size_t *nc, const st
     return LB_OK;
 }
 
+/* tg tokens/s over the context depth, one line per run + quant (+ the
+ * other params that vary); only when some series has two depths */
+static enum lb_status view_decode_depth(struct lb_chart **charts, size_t *nc,
+                                        const struct lb_run *runs, size_t n)
+{
+    static const char *const names[] = {"quant", "model", "threads", "kv_type", "n_gen", "kv_fill"};
+    if (!param_varies(runs, n, "decode", "tg", "depth")) return LB_OK;
+    bool varies[LB_ARRAY_LEN(names)];
+    for (size_t k = 0; k < LB_ARRAY_LEN(names); k++)
+        varies[k] = k == 0 || param_varies(runs, n, "decode", "tg", names[k]);
+    struct lb_chart *c = chart_add(charts, nc, "decode-depth");
+    if (!c) return LB_ENOMEM;
+    c->kind = LB_CHART_XY;
+    snprintf(c->title, sizeof c->title, "Decode tokens/s (tg) over context depth");
+    snprintf(c->xlabel, sizeof c->xlabel, "context depth (tokens)");
+    snprintf(c->ylabel, sizeof c->ylabel, "tokens/s");
+    size_t dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *r;
+        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(runs[i].doc, "results")) {
+            if (strcmp(lb_json_str(r, "suite"), "decode") || strcmp(lb_json_str(r, "bench"), "tg") ||
+                !result_ok(r))
+                continue;
+            const cJSON *params = cJSON_GetObjectItemCaseSensitive(r, "params");
+            double depth = lb_json_num(params, "depth"), tok_s = lb_report_metric(r, "tok_s", NULL);
+            if (!(depth >= 0) || !isfinite(tok_s)) continue;
+            char label[160];
+            snprintf(label, sizeof label, "%s", runs[i].tag);
+            label_params(label, sizeof label, params, names, varies, LB_ARRAY_LEN(names));
+            struct lb_series *sr = series_get(c, label, &dropped);
+            if (!sr) {
+                if (dropped) continue;
+                return LB_ENOMEM;
+            }
+            if (!series_push(sr, depth, tok_s, NAN, NAN)) return LB_ENOMEM;
+        }
+    }
+    for (size_t k = 0; k < c->n_series; k++) series_sort(&c->series[k]);
+    snprintf(c->note, sizeof c->note,
+             "Median tg tokens/s at each context depth: the KV cache read per token grows with "
+             "depth.%s", dropped ? " More series than fit: see the tables." : "");
+    return LB_OK;
+}
+
 /* bandwidth over a numeric x, series per run + the listed params, with
  * each run's read ceiling at the thread counts drawn */
 static enum lb_status view_bw(struct lb_chart **charts, size_t *nc, const struct lb_run *runs,
@@ -569,6 +615,7 @@ enum lb_status lb_charts_build(const struct lb_run *runs, size_t n_runs,
     static const char *const attn_names[] = {"kv_type", "threads", "heads"};
     enum lb_status st = view_decode(&c, &nc, runs, n_runs, "tg", "Decode tokens/s (tg) per quantization");
     if (!st) st = view_decode(&c, &nc, runs, n_runs, "pp", "Prompt processing tokens/s (pp) per quantization");
+    if (!st) st = view_decode_depth(&c, &nc, runs, n_runs);
     if (!st)
         st = view_bw(&c, &nc, runs, n_runs, "gemv", "gemv-bw", "GEMV bandwidth over weight size", NULL,
                      "weight bytes per call (B)", gemv_names, LB_ARRAY_LEN(gemv_names));

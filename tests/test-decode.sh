@@ -30,6 +30,8 @@ validate "$tmp/d.json" && ok || bad "report does not validate"
 if command -v gnuplot >/dev/null; then
   [ -s "$tmp/d-charts/decode-tg.png" ] && [ -s "$tmp/d-charts/decode-tg.svg" ] && ok ||
     bad "no decode chart in $tmp/d-charts: $(grep charts "$tmp/d.out")"
+  # two depths: tok/s over depth is charted too
+  [ -s "$tmp/d-charts/decode-depth.png" ] && ok || bad "no tok/s-over-depth chart in $tmp/d-charts"
 else
   grep -q "^charts skipped: gnuplot not found" "$tmp/d.out" && ok || bad "no 'charts skipped' line"
 fi
