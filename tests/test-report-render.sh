@@ -123,8 +123,8 @@ if ! command -v gnuplot > /dev/null; then
   exit 77
 fi
 "$LLMBENCH" report "${runs[@]}" "$tmp/hostile.json" --charts "$tmp/charts" -o "$tmp/ch.md"
-grep -q 'charts: 12 files written' "$tmp/ch.md" || fail "chart note: $(grep charts "$tmp/ch.md")"
-for id in decode-tg decode-pp gemv-bw attention-bw threads roofline; do
+grep -q 'charts: 14 files written' "$tmp/ch.md" || fail "chart note: $(grep charts "$tmp/ch.md")"
+for id in decode-tg decode-pp decode-depth gemv-bw attention-bw threads roofline; do
   $check png "$tmp/charts/$id.png" 8000
   $check svg "$tmp/charts/$id.svg"
 done
