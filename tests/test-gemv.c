@@ -274,8 +274,12 @@ static void test_usable(void)
 /* ---- every dot against the reference --------------------------------- */
 
 /* Column counts: one block, a few, and LLM widths; float formats (block
- * of 1) also get counts that end mid-vector. */
-static const int64_t cols_quant[] = {1, 3, 8, 17, 128, 448}; /* x block_elems, capped below */
+ * of 1) also get counts that end mid-vector. For the 32-element formats
+ * (whose SIMD steps are 4 blocks, taken two at a time, leftovers scalar)
+ * 5 and 23 blocks are an odd number of steps plus leftovers, 448 is more
+ * steps than the prepared activation keeps on the stack (gemv-legacy-
+ * avx512.c: 256 blocks). */
+static const int64_t cols_quant[] = {1, 3, 5, 8, 17, 23, 128, 448}; /* x block_elems, capped below */
 static const int64_t cols_float[] = {1, 7, 15, 16, 17, 100, 255, 4097, 14336};
 #define MAX_COLS 14336
 #define ROWS_PER_SHAPE 3

@@ -50,6 +50,9 @@ extern const struct lb_dot_table lb_gemv_table_k_avx512;
  * its file's table; a table ends with a NULL dot_rows. Registered in
  * gemv.c's rows_registry. */
 extern const struct lb_dot_rows_impl lb_gemv_rows_k_avx512[];
+/* gemv-legacy-avx512.c: Q4_0, IQ4_NL, Q5_0, MXFP4 against a prepared
+ * Q8_0 activation */
+extern const struct lb_dot_rows_impl lb_gemv_rows_legacy_avx512[];
 
 #endif /* LB_GEMV_HAVE_X86 */
 

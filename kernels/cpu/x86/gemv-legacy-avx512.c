@@ -12,9 +12,22 @@
  * Workload assumptions: decode GEMV, one weight row (n = 1k..64k) streamed
  * from DRAM per call against an activation row that stays in L1/L2. The
  * target is memory bandwidth, so the per-block instruction (and load)
- * count is what matters: two Zen 5 cores of the dev VM read ~60 GB/s,
- * ~30 GB/s each, i.e. one Q4_0 block (18 bytes) every ~2 cycles at
- * 3.4 GHz; these loops do a 4-block step in ~7.5 cycles in L1/L2.
+ * count is what matters: one core of the dev VM (Zen 5, ~3.4 GHz) reads
+ * ~33 GB/s on a quiet machine, i.e. one Q4_0 step (four 18-byte blocks)
+ * every ~7 cycles; the loop must run well ahead of that to leave the
+ * memory system the slack it needs.
+ *
+ * The formats with Q8_0 activations and 4-bit or 5-bit weights (Q4_0,
+ * IQ4_NL, Q5_0, MXFP4) run against a prepared activation (see "dots
+ * against Q8_0" below):
+ * once per call, for all the rows of a worker's slice (lb_dot_rows_fn),
+ * the activation is laid out as the step needs it in 64-byte aligned
+ * lines, with its offset term and spread f32 scales. Their single-row
+ * dots are the one-row case. Per four-block step that leaves, counted in
+ * the disassembly (gcc 12 -O3): Q4_0 19.5 instructions (was 45), IQ4_NL
+ * 21.5 (47), Q5_0 30 (55), MXFP4 26.5 (50); docs/gemv.md has the timings.
+ * Q8_0 keeps its per-row loop (a prepared form measured slower from DRAM,
+ * see dot_q8_0_q8_0), as do Q4_1 / Q5_1 (Q8_1 activations).
  *
  * Layout of the work (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4): a step is
  * four blocks, lane k (128 bits) of a zmm holding block k. The weights'
@@ -22,21 +35,24 @@
  * load and the step's remaining 4..32 bytes; low nibbles (elements 0..15)
  * and high nibbles (16..31) are then two zmm, the fp16 d by VPERMW into
  * [d0 x4, d1 x4, d2 x4, d3 x4] for VCVTPH2PS: the per-lane scale of the
- * int32 lanes VPDPBUSD leaves (four per block). The activation comes in
- * by 32-byte loads, [a0 | a1], [a2 | a3], and two VSHUFI64X2 make its
- * low / high halves; its d (and Q8_1's s) are packed through a GPR. Per
- * step: 4 VPDPBUSD, one FMA, no horizontal work until the end of the row.
- * Q8_0 weights, 34-byte blocks like the activation, use two blocks per
- * zmm from 32-byte loads (see dot_q8_0_q8_0).
+ * int32 lanes VPDPBUSD leaves (four per block). The activation's low /
+ * high halves in the same lanes come from the prepared activation (Q4_1 /
+ * Q5_1: 32-byte loads [a0 | a1], [a2 | a3] and two VSHUFI64X2, d and s
+ * packed through a GPR). Per step: 2 VPDPBUSD (4 for Q4_1 / Q5_1), one
+ * FMA, no horizontal work until the end of the row. Q8_0 weights, 34-byte
+ * blocks like the activation, use two blocks per zmm from 32-byte loads
+ * (see dot_q8_0_q8_0).
  *
  * VPDPBUSD multiplies unsigned by signed bytes, so every weight is made
  * unsigned by an offset c (Q4_0: the stored q, c = 8; Q5_0: c = 16; Q8_0:
  * w ^ 0x80 = w + 128, c = 128, which also covers w = -128; IQ4_NL and
- * MXFP4: a VPSHUFB table of value + 128, c = 128) and the block's
- * c * sum(act) is subtracted, itself two VPDPBUSD of the constant c
- * against the activation. Both are exact in int32 (|sum| < 2^23), so each
- * block's integer sum equals the reference's. Q4_1 / Q5_1 are unsigned
- * already (their offset is the m * s term, four blocks per VCVTPH2PS).
+ * MXFP4: a VPSHUFB table of value + 128, c = 128) and each int32 lane's
+ * c * sum(act bytes of the lane) is subtracted: computed once per call
+ * (two VPDPBUSD of the constant c against the activation, negated) and
+ * used as the starting value of the lane's VPDPBUSD accumulator. Both are
+ * exact in int32 (|sum| < 2^23), so each block's integer sum equals the
+ * reference's. Q4_1 / Q5_1 are unsigned already (their offset is the
+ * m * s term, four blocks per VCVTPH2PS).
  *
  * The int32 lanes are converted to float and FMA'd with the block's scale
  * d_w * d_a into a float accumulator, so the result differs from the
@@ -52,6 +68,7 @@
 #if LB_GEMV_HAVE_X86
 
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../quant/lb-blocks.h"
@@ -116,6 +133,22 @@ static inline __m512i ld64_once(const uint8_t *p)
     return v;
 }
 
+/* The same 64 bytes by two 32-byte loads (one VINSERTI64X4 more): the
+ * prepared-activation loops below read their weights this way. At a
+ * 72-byte step nearly every 64-byte load splits a cache line, a 32-byte one
+ * about half as often; from DRAM (1 GiB, one thread, median of 9
+ * interleaved calls, 10:39 UTC) Q4_0 streamed at 85% of the read ceiling
+ * this way and 84% with 64-byte loads, and the prepared Q8_0 loop that was
+ * tried (see dot_q8_0_q8_0) 82% and 77%; from L2 it costs Q4_0 ~8% of
+ * its (then ~2x) compute rate. */
+static inline __m512i ld64_by32(const uint8_t *p)
+{
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p)),
+                                   _mm256_loadu_si256((const __m256i *)(p + 32)), 1);
+    __asm__("" : "+v"(v));
+    return v;
+}
+
 /* ---- shared steps ----------------------------------------------------- */
 
 /* Loads are the scarce resource (measured on the Zen 5 VM: two vector
@@ -124,12 +157,15 @@ static inline __m512i ld64_once(const uint8_t *p)
  * the activation gathered by four unaligned 64-byte loads per step (the
  * natural VPERMT2W layout) one thread streamed Q4_0 at ~40% of the read
  * bandwidth although that loop ran at ~28 GB/s in L1. So the activation
- * comes in by 32-byte loads (two per block pair), the weights by one
+ * comes in by 32-byte loads (two per block pair; Q4_1 / Q5_1 only now, the
+ * other formats read a prepared, aligned copy), the weights by one
  * 64-byte load per step plus its 4..32-byte tail. Software prefetch of
  * the weights (1..8 KiB ahead, one per line) was tried and left out: it
  * helped a little only while other jobs loaded the memory system, and
  * cost up to ~10% on a quiet machine, where the hardware prefetcher keeps
- * up and the two extra load-port uops per step compete with the loads. */
+ * up and the two extra load-port uops per step compete with the loads.
+ * Tried again with the prepared-activation loops (T0, 1, 2 and 4 KiB
+ * ahead): no better than without, from DRAM, on 1 or 2 threads. */
 
 /* The four blocks' activation qs: lane k of *lo = qs[0..15] of block k,
  * of *hi = qs[16..31]; from [a0 | a1] and [a2 | a3] by two 128-bit lane
@@ -162,15 +198,6 @@ static inline __m512 spread4(uint64_t h4)
 
 /* fp16 words 0..15 -> 16 floats */
 static inline __m512 h2f(__m512i h) { return _mm512_cvtph_ps(_mm512_castsi512_si256(h)); }
-
-/* Sum over lanes of (lo - c) . alo + (hi - c) . ahi, per int32 lane. */
-static inline __m512i dot4_off(__m512i lo, __m512i hi, __m512i alo, __m512i ahi, __m512i c)
-{
-    const __m512i z = _mm512_setzero_si512();
-    __m512i p = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, lo, alo), hi, ahi);
-    __m512i s = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, c, alo), c, ahi);
-    return _mm512_sub_epi32(p, s);
-}
 
 static inline __m512i dot4_u(__m512i lo, __m512i hi, __m512i alo, __m512i ahi)
 {
@@ -247,130 +274,249 @@ static inline float e8m0(uint8_t e)
     return f;
 }
 
-/* ---- dots against Q8_0 ------------------------------------------------ */
+/* ---- dots against Q8_0: rows against a prepared activation ------------ */
 
-/* Q4_0 and IQ4_NL share the 18-byte layout; grid == NULL is Q4_0 (offset
- * 8), else VPSHUFB of the grid + 128 (offset 128). */
-static inline float dot_nib18(int64_t n, const void *vw, const void *va, const int8_t *grid)
+/* Why: from DRAM the row loop must leave the core idle often enough to
+ * keep the weight stream going, so what counts is instructions per weight
+ * block. Everything that depends only on the activation is done once per
+ * call for all the rows of a worker's slice (lb_dot_rows_fn), which are
+ * then read one after another (one long stream; reading several rows side
+ * by side measured slower from DRAM for Q4_K, docs/gemv.md):
+ *  - its quants in the layout the weights' step needs, in 64-byte aligned
+ *    lines (Q8_0's 34-byte blocks made half the 32-byte loads, and the
+ *    lane shuffles after them, cross cache lines);
+ *  - the offset term: each int32 lane's -c * sum(act bytes of the lane),
+ *    exact, which becomes the VPDPBUSD accumulator's starting value: the
+ *    two VPDPBUSD of c against the activation and the subtraction that
+ *    every row repeated go away, and each lane's integer sum is the one the
+ *    former loop computed (the reference's, |.| < 2^23);
+ *  - its fp16 scales converted and spread to the lanes they scale.
+ * The single-row dots are the one-row case of the same code, so a row's
+ * result is the same bits whether it comes from the dot or from a
+ * dot_rows call of any length or split. Two float accumulators (steps
+ * alternate between them) hide the FMA latency; a step's last odd
+ * iteration uses the first, the nb % 4 leftover blocks a scalar step with
+ * the former arithmetic, added after the vector sum.
+ *
+ * A prepared activation is 64 bytes per block (8 KiB at 4096 columns, in
+ * L1 while a row streams through; at 8192-14336 columns, 16-28 KiB, Q4_0
+ * measured a few points of the read ceiling below the former loop from
+ * DRAM, see docs/gemv.md). Up to PREP_STACK_STEPS steps live on the
+ * stack; wider rows
+ * take a heap buffer for the call (one malloc per call and worker: noise
+ * next to the MiBs such a slice streams), and, should that fail, are
+ * prepared chunk by chunk for every row, an even number of steps per
+ * chunk, which gives the same bits (same steps, same accumulators). */
+#define PREP_STACK_STEPS 64 /* 256 blocks, 8192 columns: 16 KiB */
+
+/* Four blocks of the four-lane formats (Q4_0, IQ4_NL, Q5_0, MXFP4): lane
+ * k of lo / hi = qs[0..15] / qs[16..31] of block k (act4's layout), nc =
+ * -c (sum of the 4 lo + 4 hi bytes of that int32 lane), d = the block's
+ * d in its four lanes. 256 bytes. */
+struct lane_prep {
+    _Alignas(64) int8_t lo[64];
+    int8_t hi[64];
+    int32_t nc[16];
+    float d[16];
+};
+
+static void lane_prepare(const struct lb_block_q8_0 *y, int64_t ns, __m512i c, struct lane_prep *p)
 {
-    const uint8_t *w = vw;
-    const struct lb_block_q8_0 *y = va;
-    const int64_t nb = n / 32;
-    const __m512i iq = ldidx(q40_qs), idw = ldidx(q40_d);
-    const __m512i m4 = _mm512_set1_epi8(15);
-    const __m512i c = _mm512_set1_epi8(grid ? (char)0x80 : 8);
-    const __m512i tbl = grid ? grid_u8(grid) : _mm512_setzero_si512();
-    __m512 acc = _mm512_setzero_ps();
-    int64_t ib = 0;
-    for (; ib + 4 <= nb; ib += 4, w += 72) {
-        __m512i w0 = ld64_once(w);
-        __m512i w1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 64)));
-        __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
-        __m512i lo = _mm512_and_si512(q, m4);
-        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        if (grid) {
+    const __m512i z = _mm512_setzero_si512();
+    for (int64_t s = 0; s < ns; s++, y += 4) {
+        __m512i lo, hi;
+        act4(y[0].qs, y[1].qs, y[2].qs, y[3].qs, &lo, &hi);
+        _mm512_store_si512(p[s].lo, lo);
+        _mm512_store_si512(p[s].hi, hi);
+        _mm512_store_si512(p[s].nc, _mm512_sub_epi32(z, _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, c, lo), c, hi)));
+        _mm512_store_ps(p[s].d, spread4(FIELD4(y, 0, d)));
+    }
+}
+
+enum lane_kind { LANE_Q4_0, LANE_IQ4_NL, LANE_Q5_0, LANE_MXFP4 };
+
+/* bytes of four weight blocks */
+static inline int64_t lane_step_bytes(enum lane_kind k)
+{
+    return k == LANE_Q5_0 ? 88 : k == LANE_MXFP4 ? 68 : 72;
+}
+
+static inline __m512i lane_c(enum lane_kind k)
+{
+    return _mm512_set1_epi8(k == LANE_Q4_0 ? 8 : k == LANE_Q5_0 ? 16 : (char)0x80);
+}
+
+/* One step (four blocks at w) against prepared step p: returns the int32
+ * lanes (exact integer sums) in *i and their scales d_w * d_a in *sc.
+ * kind is a constant where this is inlined, so each format gets its own
+ * loop. */
+static inline __attribute__((always_inline)) void
+lane_step(enum lane_kind kind, const uint8_t *w, const struct lane_prep *p, __m512i *i, __m512 *sc)
+{
+    const __m512i m4 = _mm512_set1_epi8(15), c = lane_c(kind);
+    const __m512i w0 = ld64_by32(w);
+    __m512i q, lo, hi;
+    if (kind == LANE_Q5_0) {
+        const __m512i w1 = _mm512_castsi256_si512(_mm256_maskz_loadu_epi16(0x0FFF, w + 64));
+        q = _mm512_permutex2var_epi16(w0, ldidx(q50_qs), w1);
+        __mmask64 klo, khi;
+        qh_masks(_mm512_permutex2var_epi16(w0, ldidx(q50_qh), w1), &klo, &khi);
+        lo = _mm512_and_si512(q, m4);
+        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        lo = _mm512_mask_add_epi8(lo, klo, lo, c);
+        hi = _mm512_mask_add_epi8(hi, khi, hi, c);
+        *sc = _mm512_mul_ps(h2f(_mm512_permutex2var_epi16(w0, ldidx(q50_d), w1)), _mm512_load_ps(p->d));
+    } else if (kind == LANE_MXFP4) {
+        const __m512i tbl = grid_u8(lb_kvalues_mxfp4);
+        const __m512i ws = ld64_by32(w + 1);
+        int32_t tail;
+        memcpy(&tail, w + 64, sizeof tail); /* block 3's last 4 bytes */
+        const __m512i w1 = _mm512_castsi128_si512(_mm_cvtsi32_si128(tail));
+        q = _mm512_permutex2var_epi16(w0, ldidx(mx_qs13), w1);
+        q = _mm512_mask_permutexvar_epi16(q, 0x00FF00FF, ldidx(mx_qs02), ws);
+        lo = _mm512_shuffle_epi8(tbl, _mm512_and_si512(q, m4));
+        hi = _mm512_shuffle_epi8(tbl, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+        /* d_a * 2^(e - 128) by VSCALEFPS: exact, and it gives the f32
+         * subnormals of e = 0, 1 as lb_e8m0_to_f32_half does */
+        const __m512i e = _mm512_sub_epi32(_mm512_shuffle_epi8(w0, _mm512_loadu_si512(mx_e)), _mm512_set1_epi32(128));
+        *sc = _mm512_scalef_ps(_mm512_load_ps(p->d), _mm512_cvtepi32_ps(e));
+    } else {
+        const __m512i w1 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 64)));
+        q = _mm512_permutex2var_epi16(w0, ldidx(q40_qs), w1);
+        lo = _mm512_and_si512(q, m4);
+        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        if (kind == LANE_IQ4_NL) {
+            const __m512i tbl = grid_u8(lb_kvalues_iq4nl);
             lo = _mm512_shuffle_epi8(tbl, lo);
             hi = _mm512_shuffle_epi8(tbl, hi);
         }
-        __m512i alo, ahi;
-        act4(y[ib].qs, y[ib + 1].qs, y[ib + 2].qs, y[ib + 3].qs, &alo, &ahi);
-        __m512 s = _mm512_mul_ps(h2f(_mm512_permutexvar_epi16(idw, w0)), spread4(FIELD4(y, ib, d)));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot4_off(lo, hi, alo, ahi, c)), s, acc);
+        *sc = _mm512_mul_ps(h2f(_mm512_permutexvar_epi16(ldidx(q40_d), w0)), _mm512_load_ps(p->d));
     }
-    float sum = _mm512_reduce_add_ps(acc);
-    const struct lb_block_q4_0 *x = vw;
-    for (; ib < nb; ib++)
-        sum += fp16(x[ib].d) * fp16(y[ib].d) *
-               (float)(grid ? sum_grid_q8(x[ib].qs, y[ib].qs, grid)
-                            : sum_nib_q8(x[ib].qs, y[ib].qs, 8));
+    *i = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_load_si512(p->nc), lo, _mm512_load_si512(p->lo)), hi,
+                             _mm512_load_si512(p->hi));
+}
+
+/* Steps [0, ns) of one row (w: its first step's bytes) against prepared
+ * steps, into the row's accumulators: even steps into acc0, odd into
+ * acc1 (whatever ns, so that chunks of an even number of steps give the
+ * same sums as one pass). */
+static inline __attribute__((always_inline)) void
+lane_row(enum lane_kind kind, const uint8_t *w, const struct lane_prep *p, int64_t ns, __m512 *acc0, __m512 *acc1)
+{
+    const int64_t sb = lane_step_bytes(kind);
+    __m512 a0 = *acc0, a1 = *acc1;
+    int64_t s = 0;
+    for (; s + 2 <= ns; s += 2, w += 2 * sb) {
+        __m512i i0, i1;
+        __m512 s0, s1;
+        lane_step(kind, w, &p[s], &i0, &s0);
+        lane_step(kind, w + sb, &p[s + 1], &i1, &s1);
+        a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), s0, a0);
+        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1), s1, a1);
+    }
+    if (s < ns) {
+        __m512i i0;
+        __m512 s0;
+        lane_step(kind, w, &p[s], &i0, &s0);
+        a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0), s0, a0);
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+/* The nb % 4 blocks after the vector steps: the reference's integer sums,
+ * scale products in float. */
+static inline float lane_leftover(enum lane_kind kind, const uint8_t *row, const struct lb_block_q8_0 *y,
+                                  int64_t ib, int64_t nb)
+{
+    float sum = 0;
+    for (; ib < nb; ib++) {
+        if (kind == LANE_Q5_0) {
+            const struct lb_block_q5_0 *x = (const struct lb_block_q5_0 *)row;
+            sum += fp16(x[ib].d) * fp16(y[ib].d) * (float)sum_q5_q8(x[ib].qs, x[ib].qh, y[ib].qs, 16);
+        } else if (kind == LANE_MXFP4) {
+            const struct lb_block_mxfp4 *x = (const struct lb_block_mxfp4 *)row;
+            sum += e8m0(x[ib].e) * fp16(y[ib].d) * (float)sum_grid_q8(x[ib].qs, y[ib].qs, lb_kvalues_mxfp4);
+        } else {
+            const struct lb_block_q4_0 *x = (const struct lb_block_q4_0 *)row;
+            sum += fp16(x[ib].d) * fp16(y[ib].d) *
+                   (float)(kind == LANE_IQ4_NL ? sum_grid_q8(x[ib].qs, y[ib].qs, lb_kvalues_iq4nl)
+                                               : sum_nib_q8(x[ib].qs, y[ib].qs, 8));
+        }
+    }
     return sum;
 }
 
-static float dot_q4_0_q8_0(int64_t n, const void *vw, const void *va)
+/* Heap buffer of n 64-byte aligned elements of size sz for a prepared
+ * activation, or NULL (the caller then prepares chunk by chunk). */
+static void *prep_alloc(int64_t n, size_t sz)
 {
-    return dot_nib18(n, vw, va, NULL);
+    size_t bytes = (size_t)n * sz;
+    return aligned_alloc(64, (bytes + 63) / 64 * 64);
 }
 
-static float dot_iq4_nl_q8_0(int64_t n, const void *vw, const void *va)
+static inline __attribute__((always_inline)) void
+lane_rows(enum lane_kind kind, int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
 {
-    return dot_nib18(n, vw, va, lb_kvalues_iq4nl);
-}
-
-static float dot_q5_0_q8_0(int64_t n, const void *vw, const void *va)
-{
-    const uint8_t *w = vw;
-    const struct lb_block_q8_0 *y = va;
-    const int64_t nb = n / 32;
-    const __m512i iq = ldidx(q50_qs), idw = ldidx(q50_d), iqh = ldidx(q50_qh);
-    const __m512i m4 = _mm512_set1_epi8(15), c = _mm512_set1_epi8(16);
-    __m512 acc = _mm512_setzero_ps();
-    int64_t ib = 0;
-    for (; ib + 4 <= nb; ib += 4, w += 88) {
-        __m512i w0 = ld64_once(w);
-        __m512i w1 = _mm512_castsi256_si512(_mm256_maskz_loadu_epi16(0x0FFF, w + 64));
-        __m512i q = _mm512_permutex2var_epi16(w0, iq, w1);
-        __mmask64 klo, khi;
-        qh_masks(_mm512_permutex2var_epi16(w0, iqh, w1), &klo, &khi);
-        __m512i lo = _mm512_and_si512(q, m4);
-        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        lo = _mm512_mask_add_epi8(lo, klo, lo, c);
-        hi = _mm512_mask_add_epi8(hi, khi, hi, c);
-        __m512i alo, ahi;
-        act4(y[ib].qs, y[ib + 1].qs, y[ib + 2].qs, y[ib + 3].qs, &alo, &ahi);
-        __m512 s = _mm512_mul_ps(h2f(_mm512_permutex2var_epi16(w0, idw, w1)), spread4(FIELD4(y, ib, d)));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot4_off(lo, hi, alo, ahi, c)), s, acc);
+    const struct lb_block_q8_0 *a = act;
+    const int64_t nb = n / 32, ns = nb / 4, sb = lane_step_bytes(kind);
+    const __m512i c = lane_c(kind);
+    struct lane_prep stack[PREP_STACK_STEPS];
+    struct lane_prep *heap = ns > PREP_STACK_STEPS ? prep_alloc(ns, sizeof *heap) : NULL;
+    struct lane_prep *p = heap ? heap : stack;
+    const bool whole = ns <= PREP_STACK_STEPS || heap;
+    if (whole) lane_prepare(a, ns, c, p);
+    for (int r = 0; r < n_rows; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        if (whole) {
+            lane_row(kind, row, p, ns, &acc0, &acc1);
+        } else {
+            for (int64_t s0 = 0; s0 < ns; s0 += PREP_STACK_STEPS) {
+                const int64_t k = ns - s0 < PREP_STACK_STEPS ? ns - s0 : PREP_STACK_STEPS;
+                lane_prepare(a + 4 * s0, k, c, p);
+                lane_row(kind, row + s0 * sb, p, k, &acc0, &acc1);
+            }
+        }
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + lane_leftover(kind, row, a, ns * 4, nb);
     }
-    float sum = _mm512_reduce_add_ps(acc);
-    const struct lb_block_q5_0 *x = vw;
-    for (; ib < nb; ib++)
-        sum += fp16(x[ib].d) * fp16(y[ib].d) *
-               (float)sum_q5_q8(x[ib].qs, x[ib].qh, y[ib].qs, 16);
-    return sum;
+    free(heap);
 }
 
-static float dot_mxfp4_q8_0(int64_t n, const void *vw, const void *va)
-{
-    const uint8_t *w = vw;
-    const struct lb_block_q8_0 *y = va;
-    const int64_t nb = n / 32;
-    const __m512i iq13 = ldidx(mx_qs13), iq02 = ldidx(mx_qs02), ie = _mm512_loadu_si512(mx_e);
-    const __m512i m4 = _mm512_set1_epi8(15), c = _mm512_set1_epi8((char)0x80);
-    const __m512i bias = _mm512_set1_epi32(128);
-    const __m512i tbl = grid_u8(lb_kvalues_mxfp4);
-    __m512 acc = _mm512_setzero_ps();
-    int64_t ib = 0;
-    for (; ib + 4 <= nb; ib += 4, w += 68) {
-        __m512i w0 = ld64_once(w);
-        __m512i ws = ld64_once(w + 1);
-        int32_t tail;
-        memcpy(&tail, w + 64, sizeof tail); /* block 3's last 4 bytes */
-        __m512i w1 = _mm512_castsi128_si512(_mm_cvtsi32_si128(tail));
-        __m512i q = _mm512_permutex2var_epi16(w0, iq13, w1);
-        q = _mm512_mask_permutexvar_epi16(q, 0x00FF00FF, iq02, ws);
-        __m512i lo = _mm512_shuffle_epi8(tbl, _mm512_and_si512(q, m4));
-        __m512i hi = _mm512_shuffle_epi8(tbl, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
-        __m512i alo, ahi;
-        act4(y[ib].qs, y[ib + 1].qs, y[ib + 2].qs, y[ib + 3].qs, &alo, &ahi);
-        /* d_a * 2^(e - 128) by VSCALEFPS: exact, and it gives the f32
-         * subnormals of e = 0, 1 as lb_e8m0_to_f32_half does */
-        __m512 e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_shuffle_epi8(w0, ie), bias));
-        __m512 s = _mm512_scalef_ps(spread4(FIELD4(y, ib, d)), e);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot4_off(lo, hi, alo, ahi, c)), s, acc);
+#define LANE_FNS(name, kind)                                                                       \
+    static void dot_rows_##name##_q8_0(int64_t n, const void *w, size_t rb, const void *act, float *y, \
+                                       int n_rows)                                                 \
+    {                                                                                              \
+        lane_rows(kind, n, w, rb, act, y, n_rows);                                                 \
+    }                                                                                              \
+    static float dot_##name##_q8_0(int64_t n, const void *w, const void *act)                      \
+    {                                                                                              \
+        float y;                                                                                   \
+        dot_rows_##name##_q8_0(n, w, 0, act, &y, 1);                                               \
+        return y;                                                                                  \
     }
-    float sum = _mm512_reduce_add_ps(acc);
-    const struct lb_block_mxfp4 *x = vw;
-    for (; ib < nb; ib++)
-        sum += e8m0(x[ib].e) * fp16(y[ib].d) *
-               (float)sum_grid_q8(x[ib].qs, y[ib].qs, lb_kvalues_mxfp4);
-    return sum;
-}
+LANE_FNS(q4_0, LANE_Q4_0)
+LANE_FNS(iq4_nl, LANE_IQ4_NL)
+LANE_FNS(q5_0, LANE_Q5_0)
+LANE_FNS(mxfp4, LANE_MXFP4)
 
 /* Q8_0 weights have the activation's 34-byte layout, so both sides use
  * the two-block layout: zmm = [block k qs (32 B) | block k + 1 qs] from two
  * 32-byte loads (which split cache lines half as often as 64-byte ones).
  * The weight is made unsigned by ^ 0x80 (w + 128, right for -128 too).
  * The four blocks' d are packed through two GPRs: cheaper here than the
- * permutes, since nothing else needs the 64-byte loads. */
+ * permutes, since nothing else needs the 64-byte loads.
+ *
+ * Q8_0 has no prepared-activation form. One was written (prepared
+ * [a0 | a1] lines, per-lane offset terms and spread scales, 384 bytes per
+ * 4 blocks; weights as two 64-byte vectors and three VPERMT2W; 30
+ * instructions per 4 blocks instead of 62, ~1.2x this loop's rate from
+ * cache) and measured slower where it matters: 1 GiB at 4096 columns on 2
+ * threads, 83% and 87% of the read ceiling against this loop's 89% and
+ * 93% in interleaved llmbench runs, at 8192 columns 53% vs 75% (its
+ * 24 KiB activation evicted from L1 by the weight stream every row), and
+ * decode of llama-3.2-1b Q8_0 on 2 threads 6-25% slower in four
+ * interleaved pairs. docs/gemv.md has the numbers. */
 static inline __m512i ld2x32(const int8_t *p0, const int8_t *p1)
 {
     __m256i lo = _mm256_loadu_si256((const __m256i *)p0);
@@ -569,5 +715,13 @@ static const struct lb_actq_impl actqs[] = {
 };
 
 const struct lb_dot_table lb_gemv_table_legacy_avx512 = {dots, actqs};
+
+const struct lb_dot_rows_impl lb_gemv_rows_legacy_avx512[] = {
+    {dot_q4_0_q8_0, dot_rows_q4_0_q8_0},
+    {dot_iq4_nl_q8_0, dot_rows_iq4_nl_q8_0},
+    {dot_q5_0_q8_0, dot_rows_q5_0_q8_0},
+    {dot_mxfp4_q8_0, dot_rows_mxfp4_q8_0},
+    {NULL, NULL},
+};
 
 #endif /* LB_GEMV_HAVE_X86 */
