@@ -274,18 +274,29 @@ static struct lb_attn_shape shape_at(const struct lb_engine *e, const struct eng
 
 /* ---- the forward pass (every worker) ------------------------------------- */
 
+/* A phase: every worker RMS-normalises the whole residual row of each
+ * token privately (O(n_embd), saves a barrier) and quantizes its own slice
+ * of it for the matrices that read it next. */
+static void norm_and_quantize(struct lb_engine *e, const float *norm,
+                              const struct eng_mat *const *mats, int n_mats, float *priv,
+                              int ith, int nth)
+{
+    const int ne = e->n_embd;
+    for (int b = 0; b < e->n_b; b++) {
+        float *p = priv + (size_t)b * e->priv_w;
+        lb_rms_norm(e->x + (size_t)b * ne, norm, p, ne, e->eps);
+        quant_for(e, mats, n_mats, p, e->act_a, b, ith, nth);
+    }
+    sync_op(e, ith, nth, LB_ENGINE_OP_OTHER);
+}
+
 static void layer_attention(struct lb_engine *e, const struct eng_layer *L, float *priv,
                             int ith, int nth)
 {
     const int B = e->n_b, ne = e->n_embd, hd = e->hd;
     /* 1: norm + quantize for Q/K/V */
     const struct eng_mat *qkv[3] = {&L->wq, &L->wk, &L->wv};
-    for (int b = 0; b < B; b++) {
-        float *p = priv + (size_t)b * e->priv_w;
-        lb_rms_norm(e->x + (size_t)b * ne, L->attn_norm, p, ne, e->eps);
-        quant_for(e, qkv, 3, p, e->act_a, b, ith, nth);
-    }
-    sync_op(e, ith, nth, LB_ENGINE_OP_OTHER);
+    norm_and_quantize(e, L->attn_norm, qkv, 3, priv, ith, nth);
 
     /* 2: Q, K, V */
     mat_rows(e, &L->wq, e->act_a, e->q, (size_t)e->n_q, ith, nth);
@@ -354,12 +365,7 @@ static void layer_ffn_dense(struct lb_engine *e, const struct eng_layer *L, floa
     const int64_t n_ff = L->gate.g.rows;
     /* 7: norm + quantize for gate/up */
     const struct eng_mat *gu[2] = {&L->gate, &L->up};
-    for (int b = 0; b < B; b++) {
-        float *p = priv + (size_t)b * e->priv_w;
-        lb_rms_norm(e->x + (size_t)b * ne, L->ffn_norm, p, ne, e->eps);
-        quant_for(e, gu, 2, p, e->act_a, b, ith, nth);
-    }
-    sync_op(e, ith, nth, LB_ENGINE_OP_OTHER);
+    norm_and_quantize(e, L->ffn_norm, gu, 2, priv, ith, nth);
 
     /* 8: gate/up rows in whole blocks of down's activation format (at
      * least 64 rows, so workers' outputs stay on separate cache lines),
