@@ -427,8 +427,15 @@ static enum lb_status decode_check_axes(const struct lb_hw *hw, const struct lb_
     const struct lb_text_list *l = lb_axes_text(axes, "model");
     for (size_t i = 0; l && i < l->n; i++) {
         if (is_gguf_path(l->v[i])) {
+            /* parsed now (a mapping: cheap), so a malformed or truncated
+             * file is bad input before anything is measured */
+            struct lb_model *m = NULL;
+            struct lb_error e2 = {0};
             if (access(l->v[i], R_OK) != 0)
                 return lb_error_set(err, LB_EINVAL, "--model '%s': cannot read the file", l->v[i]);
+            if (lb_model_load_gguf(l->v[i], &m, &e2) != LB_OK)
+                return lb_error_set(err, LB_EINVAL, "--model: %s", e2.msg);
+            lb_model_free(m);
             continue;
         }
         struct lb_model_profile p;

@@ -96,6 +96,9 @@ done
 [ $? -eq 2 ] && grep -q "unknown --quant .q9_9. (accepted: " "$tmp/e2" && ok || { bad "unknown quant"; cat "$tmp/e2"; }
 "$LLMBENCH" run --suite decode --kv-fill magic 2>"$tmp/e3" >/dev/null
 [ $? -eq 2 ] && grep -q "synthetic, prefill" "$tmp/e3" && ok || { bad "unknown kv-fill"; cat "$tmp/e3"; }
+printf 'GGUF\003\000\000\000\001' >"$tmp/trunc.gguf"
+"$LLMBENCH" run --suite decode --model "$tmp/trunc.gguf" 2>"$tmp/e5" >/dev/null
+[ $? -eq 2 ] && grep -q "trunc.gguf" "$tmp/e5" && ok || { bad "truncated gguf"; cat "$tmp/e5"; }
 "$LLMBENCH" run --suite decode --model "$tmp/missing.gguf" 2>"$tmp/e4" >/dev/null
 [ $? -eq 2 ] && grep -q "missing.gguf" "$tmp/e4" && ok || { bad "missing gguf"; cat "$tmp/e4"; }
 
