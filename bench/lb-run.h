@@ -24,7 +24,8 @@ struct lb_run_config {
     double case_budget_s;        /* per case; 0 = the suite's default */
     struct lb_measure_config measure;
     unsigned long long seed;
-    bool remeasure_ceilings;
+    bool reuse_ceilings;         /* take ceilings from the per-host cache
+                                    instead of measuring them in this run */
     bool quiet;                  /* no per-case progress lines */
     const char *output_path;
     int argc;

@@ -65,7 +65,9 @@ static const char usage_text[] =
     "  --max-samples N       cap on samples per case (default 1000)\n"
     "  --target-ci PCT       stop when the median's 95%% CI half-width is within PCT%% (default 1)\n"
     "  --seed N              seed of the case order shuffle (default: from the clock)\n"
-    "  --remeasure-ceilings  measure ceilings again instead of reusing the cache\n"
+    "  --reuse-ceilings      quote against the cached ceilings of an earlier run instead of\n"
+    "                        measuring them in this one (faster; only on a quiet machine)\n"
+    "  --remeasure-ceilings  measure the ceilings in this run (the default; kept for scripts)\n"
     "  -o, --output FILE     report path (default: llmbench-results/<suite>-<time>.json)\n"
     "  -q, --quiet           no per-case progress lines\n";
 
@@ -171,7 +173,8 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
             snprintf(name, sizeof name, "%s", arg);
         }
         /* flags without a value */
-        if (!strcmp(name, "--remeasure-ceilings")) { cfg.remeasure_ceilings = true; continue; }
+        if (!strcmp(name, "--remeasure-ceilings")) { cfg.reuse_ceilings = false; continue; }
+        if (!strcmp(name, "--reuse-ceilings")) { cfg.reuse_ceilings = true; continue; }
         if (!strcmp(name, "-q") || !strcmp(name, "--quiet")) { cfg.quiet = true; continue; }
         if (!strcmp(name, "--ref")) {
             struct lb_text_list impl = {.n = 2};

@@ -16,7 +16,7 @@ set -uo pipefail
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail=0
-case_args=(--suite gemv --quant q8_0 --shape 1024x1024 --size 1M --threads 1 -q)
+case_args=(--suite gemv --quant q8_0 --shape 1024x1024 --size 1M --threads 1 --reuse-ceilings -q)
 for i in 1 2 3; do
     for side in base new; do
         "$LLMBENCH" run "${case_args[@]}" -o "$T/$side-$i.json" >/dev/null || { echo "run failed"; exit 1; }
