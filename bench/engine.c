@@ -170,14 +170,6 @@ static void *zalloc64(size_t bytes)
     return p;
 }
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static unsigned char *act_at(const struct lb_engine *e, unsigned char *base, int slot, int b)
 {
     return base + ((size_t)slot * MAXB + (size_t)b) * e->act_stride;
@@ -857,9 +849,9 @@ static void fill_task(void *arg, int ith, int nth)
         const struct eng_layer *L = &e->layers[il];
         for (int i = 0; i < j->n; i++) {
             const int p = e->pos + i;
-            uint64_t s = mix64(j->seed ^ mix64(((uint64_t)il << 32) | (uint64_t)p));
+            uint64_t s = lb_mix64(j->seed ^ lb_mix64(((uint64_t)il << 32) | (uint64_t)p));
             for (int t = 0; t < 2 * e->n_kv; t++) {
-                s = mix64(s);
+                s = lb_mix64(s);
                 kn[t] = (float)(((double)(s >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0) *
                                 1.7320508075688772);
             }

@@ -36,19 +36,11 @@
 #define CHUNK_BYTES ((size_t)4 << 20)
 #define ALIGN 64 /* tensor start alignment in memory: a cache line, AVX-512 */
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t tensor_seed(uint64_t seed, const char *name)
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
     for (const unsigned char *s = (const unsigned char *)name; *s; s++) h = (h ^ *s) * 0x100000001b3ull;
-    return mix64(seed ^ mix64(h));
+    return lb_mix64(seed ^ lb_mix64(h));
 }
 
 static int64_t rows_per_chunk(const struct lb_wt *w)
@@ -93,12 +85,12 @@ static void fill_chunk(const struct lb_model_profile *p, const struct lb_tdesc *
 {
     const struct lb_wt *w = t->slot;
     const int64_t n = nr * w->ne[0];
-    uint64_t s = mix64(tseed + 0x632be59bd9b4e019ull * (uint64_t)(c + 1));
+    uint64_t s = lb_mix64(tseed + 0x632be59bd9b4e019ull * (uint64_t)(c + 1));
     switch (t->kind) {
     case LB_TD_NORM: {
         float *f = dst;
         for (int64_t i = 0; i < n; i++) {
-            s = mix64(s);
+            s = lb_mix64(s);
             f[i] = 0.9f + 0.2f * (float)((double)(s >> 11) * 0x1.0p-53);
         }
         break;

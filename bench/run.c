@@ -38,14 +38,6 @@ static bool uses_axis(const struct lb_bench *b, const char *axis)
     return false;
 }
 
-static unsigned long long splitmix64(unsigned long long *s)
-{
-    unsigned long long z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* One axis of a benchmark's sweep, as the text values its params get. */
 struct axis_values {
     const char *name;
@@ -113,9 +105,9 @@ static enum lb_status plan(const struct lb_run_config *cfg, struct planned **out
         }
     }
     /* seeded Fisher-Yates */
-    unsigned long long st = cfg->seed;
+    uint64_t st = cfg->seed;
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(splitmix64(&st) % i);
+        size_t j = (size_t)(lb_splitmix64(&st) % i);
         struct planned tmp = p[i - 1];
         p[i - 1] = p[j];
         p[j] = tmp;

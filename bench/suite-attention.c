@@ -79,18 +79,10 @@ struct attn_state {
     float *fill;          /* setup only: nth x 2 x n_head_kv x head_dim */
 };
 
-static unsigned long long mix64(unsigned long long z)
-{
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* uniform in [-1, 1) */
 static float unif_pm1(unsigned long long *st)
 {
-    *st = mix64(*st);
+    *st = lb_mix64(*st);
     return (float)((double)(*st >> 11) * (2.0 / 9007199254740992.0) - 1.0);
 }
 
@@ -126,7 +118,7 @@ static void fill_task(void *arg, int ith, int nth)
     size_t b, e;
     lb_attn_split(sh, ith, nth, &b, &e);
     for (size_t p = b; p < e; p++) {
-        unsigned long long st = mix64(s->seed ^ (p * 0x2545f4914f6cdd1dull));
+        unsigned long long st = lb_mix64(s->seed ^ (p * 0x2545f4914f6cdd1dull));
         const float km = 0.5f + 0.75f * (unif_pm1(&st) + 1.0f); /* [0.5, 2) */
         for (size_t i = 0; i < hd; i++) {
             kn[i] = km * unif_pm1(&st);
@@ -268,7 +260,7 @@ static enum lb_status attn_setup(const struct lb_bench_env *env, void **state,
     lb_pool_run(env->pool, fill_task, s);
     free(s->fill);
     s->fill = NULL;
-    unsigned long long st = mix64(s->seed ^ 0x9ull);
+    unsigned long long st = lb_mix64(s->seed ^ 0x9ull);
     for (size_t i = 0; i < qn; i++) s->q[i] = unif_pm1(&st);
     /* poison: heads the timed calls skip stay NaN and fail validation */
     for (size_t i = 0; i < qn; i++) s->out[i] = NAN;

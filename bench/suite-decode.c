@@ -187,14 +187,6 @@ struct decode_state {
     struct lb_error run_err;      /* first error a timed call hit */
 };
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* K + V bytes one attended position costs over all layers. */
 static double kv_bytes_per_pos(const struct lb_model *m, enum lb_qtype kv)
 {
@@ -255,7 +247,7 @@ static enum lb_status decode_setup_kind(const struct lb_bench_env *env, void **s
     uint64_t r = MODEL_SEED;
     int64_t vocab = m->hp.vocab_size;
     for (int i = 0; i < n_tok; i++) {
-        r = mix64(r);
+        r = lb_mix64(r);
         s->prompt[i] = (int32_t)(vocab > 300 ? 259 + (int64_t)(r % (uint64_t)(vocab - 259))
                                              : (int64_t)(r % (uint64_t)vocab));
     }

@@ -90,18 +90,10 @@ struct gemv_state {
     uint8_t *pool;         /* pool_units x unit_bytes */
 };
 
-static unsigned long long mix64(unsigned long long z)
-{
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* uniform in [0, 1) from a 64-bit state */
 static double unif(unsigned long long *s)
 {
-    *s = mix64(*s);
+    *s = lb_mix64(*s);
     return (double)(*s >> 11) * (1.0 / 9007199254740992.0);
 }
 
@@ -115,7 +107,7 @@ static void pool_task(void *arg, int ith, int nth)
     float *f = malloc((size_t)s->unit_elems * sizeof *f);
     if (!f) return; /* left zero: still valid blocks (calloc'ed pool) */
     for (size_t u = b; u < e; u++) {
-        unsigned long long st = mix64(u ^ 0x5eedull);
+        unsigned long long st = lb_mix64(u ^ 0x5eedull);
         for (int64_t i = 0; i < s->unit_elems; i++) {
             /* normal by Box-Muller: weights are roughly Gaussian */
             double u1 = unif(&st), u2 = unif(&st);
@@ -140,7 +132,7 @@ static void fill_task(void *arg, int ith, int nth)
         for (size_t j = 0; j <= full; j++) {
             size_t n = j < full ? s->unit_bytes : tail;
             if (!n) break;
-            size_t u = (size_t)(mix64(r * (full + 1) + j) % s->pool_units);
+            size_t u = (size_t)(lb_mix64(r * (full + 1) + j) % s->pool_units);
             memcpy(dst + j * s->unit_bytes, s->pool + u * s->unit_bytes, n);
         }
     }

@@ -82,17 +82,9 @@ _Static_assert((int)LB_MODEL_GATING_SOFTMAX_TOPK == (int)LB_MOE_GATING_SOFTMAX &
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static double unif(uint64_t *s)
 {
-    *s = mix64(*s);
+    *s = lb_mix64(*s);
     return (double)(*s >> 11) * (1.0 / 9007199254740992.0);
 }
 
@@ -247,7 +239,7 @@ static void fill_task(void *arg, int ith, int nth)
                 ty = t == 0 ? f->types.sh_gate : t == 1 ? f->types.sh_up : f->types.sh_down;
                 n = sh_elems;
             }
-            lb_fill_random_weights(ty, dst, n, mix64(j->seed ^ (uint64_t)m));
+            lb_fill_random_weights(ty, dst, n, lb_mix64(j->seed ^ (uint64_t)m));
         }
     }
 }
@@ -634,7 +626,7 @@ static enum lb_status batch_setup(const struct lb_bench_env *env, void **state, 
     for (size_t i = 0; i < (size_t)nt * n_embd; i++) s->out[i] = NAN;
 
     /* the routing sequence, deterministic per (model, dist, ntok) */
-    uint64_t rs = hash_str(m.name) ^ mix64((uint64_t)dist * 1000 + (uint64_t)nt);
+    uint64_t rs = hash_str(m.name) ^ lb_mix64((uint64_t)dist * 1000 + (uint64_t)nt);
     int perm[LB_MOE_MAX_EXPERTS];
     double cdf[LB_MOE_MAX_EXPERTS], z = 0;
     for (int i = 0; i < ne; i++) perm[i] = i;

@@ -74,6 +74,26 @@ static inline void lb_split(size_t n, size_t align, int ith, int nth,
     *end = e < n ? e : n;
 }
 
+/* splitmix64 (Steele, Lea, Flood 2014): lb_mix64 is its output function
+ * of z + the golden gamma, a cheap 64-bit hash for deriving seeds;
+ * lb_splitmix64 steps a state and returns the next value. One copy for
+ * every seeded stream (weights, case order, bootstrap), identical on
+ * every platform, so fixed seeds give the same bytes everywhere. */
+static inline uint64_t lb_mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t lb_splitmix64(uint64_t *s)
+{
+    uint64_t z = lb_mix64(*s);
+    *s += 0x9e3779b97f4a7c15ull;
+    return z;
+}
+
 #ifdef __cplusplus
 }
 #endif

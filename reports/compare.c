@@ -72,20 +72,10 @@ double lb_cmp_median(const double *x, size_t n)
     return m;
 }
 
-/* splitmix64: a tiny, well-mixed generator; the bootstrap needs
- * reproducibility and speed, not cryptographic quality */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* uniform in [0, n) by multiply-shift (bias < n / 2^64, negligible) */
 static size_t rand_below(uint64_t *s, size_t n)
 {
-    return (size_t)(((unsigned __int128)splitmix64(s) * n) >> 64);
+    return (size_t)(((unsigned __int128)lb_splitmix64(s) * n) >> 64);
 }
 
 /* ---- Mann-Whitney U --------------------------------------------------- */

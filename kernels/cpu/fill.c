@@ -15,25 +15,15 @@
 #include "../lb-fill.h"
 #include "../quant/lb-blocks.h"
 
-/* splitmix64: tiny, fast, good enough for filler bytes, identical on
- * every platform */
-static inline uint64_t fill_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static void fill_bytes(uint64_t *s, void *dst, size_t n)
 {
     unsigned char *p = dst;
     for (; n >= 8; n -= 8, p += 8) {
-        uint64_t v = fill_next(s);
+        uint64_t v = lb_splitmix64(s);
         memcpy(p, &v, 8);
     }
     if (n) {
-        uint64_t v = fill_next(s);
+        uint64_t v = lb_splitmix64(s);
         memcpy(p, &v, n);
     }
 }
@@ -227,7 +217,7 @@ static void fill_blocks(const struct fill_row *row, const struct lb_qtraits *t, 
     /* all quant bytes first (the long 8-byte loop), then the fields */
     fill_bytes(s, dst, (size_t)n_blocks * bb);
     for (int64_t b = 0; b < n_blocks; b++, dst += bb) {
-        const uint64_t r = fill_next(s); /* this block's scale picks */
+        const uint64_t r = lb_splitmix64(s); /* this block's scale picks */
         for (int f = 0; f < 2; f++) {
             if (row->f16[f].off < 0) continue;
             uint16_t h = tab[f][(r >> (16 * f)) & 0xff];
@@ -242,7 +232,7 @@ static void fill_blocks(const struct fill_row *row, const struct lb_qtraits *t, 
             memcpy(dst, &d, sizeof d);
         }
         if (row->i8_len) fold_minus128(dst + row->i8_off, (size_t)row->i8_len);
-        if (row->fixup) row->fixup(dst, fill_next(s));
+        if (row->fixup) row->fixup(dst, lb_splitmix64(s));
     }
 }
 
@@ -252,7 +242,7 @@ static void fill_floats(enum lb_qtype type, unsigned char *dst, int64_t n, uint6
 {
     int64_t i = 0;
     while (i < n) {
-        uint64_t r = fill_next(s);
+        uint64_t r = lb_splitmix64(s);
         if (type == LB_QTYPE_F32) {
             for (int j = 0; j < 2 && i < n; j++, i++, r >>= 32) {
                 uint32_t v = (uint32_t)r;
