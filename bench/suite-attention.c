@@ -148,12 +148,6 @@ static void attn_teardown(void *state, struct lb_pool *pool)
     free(s);
 }
 
-static double avail_bytes(void)
-{
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-}
-
 /* "4096", "32K", "128k": positions; false on anything else */
 static bool parse_ctx(const char *t, long long *out)
 {
@@ -225,7 +219,7 @@ static enum lb_status attn_setup(const struct lb_bench_env *env, void **state,
         return lb_error_set(err, LB_EUNSUPPORTED, "%s", e2.msg);
     }
     s->cache_bytes = lb_attn_cache_bytes(&s->s, t);
-    const double avail = avail_bytes();
+    const double avail = lb_hw_mem_available_bytes();
     if (avail > 0 && 2.0 * (double)s->cache_bytes > avail * MAX_MEM_SHARE) {
         const double need = 2.0 * (double)s->cache_bytes;
         free(s);

@@ -106,9 +106,8 @@ static enum lb_status bw_setup(const struct lb_bench_env *env, void **state,
     if (env->cache == LB_CACHE_COLD) {
         /* enough copies that consecutive calls touch 2x the last-level
          * cache between reuses, capped at 1/16 of available memory */
-        double want = 2.0 * (double)env->hw->llc_total_bytes, cap = 0;
-        long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-        if (pages > 0 && page > 0) cap = (double)pages * (double)page / 16;
+        double want = 2.0 * (double)env->hw->llc_total_bytes;
+        double cap = lb_hw_mem_available_bytes() / 16;
         if (cap > 0 && want > cap) want = cap;
         s->copies = (size_t)ceil(want / (double)s->bytes);
         if (s->copies < 1) s->copies = 1;
@@ -344,11 +343,8 @@ static double far_above_llc(const struct lb_hw *hw)
     const double mib = 1024.0 * 1024;
     double s = 8.0 * (double)hw->llc_total_bytes;
     if (s < 512 * mib) s = 512 * mib;
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0) {
-        double cap = (double)pages * (double)page / 16;
-        if (s > cap) s = cap;
-    }
+    double cap = lb_hw_mem_available_bytes() / 16;
+    if (cap > 0 && s > cap) s = cap;
     s = floor(s / (64 * mib)) * 64 * mib;
     return s < 64 * mib ? 64 * mib : s;
 }

@@ -68,12 +68,6 @@ struct model_slot {
 static struct model_slot g_cache[CACHE_SLOTS];
 static uint64_t g_clock;
 
-static double avail_bytes(void)
-{
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-}
-
 static void cache_drop(struct model_slot *s)
 {
     lb_model_free(s->m);
@@ -137,14 +131,14 @@ static enum lb_status cache_get(const char *name, const char *quant, struct lb_m
         if (st != LB_OK) return st;
         /* drop cached models (least recently used first) until it fits */
         for (;;) {
-            if (need < CACHE_MEM_SHARE * avail_bytes()) break;
+            if (need < CACHE_MEM_SHARE * lb_hw_mem_available_bytes()) break;
             int lru = -1;
             for (int i = 0; i < CACHE_SLOTS; i++)
                 if (g_cache[i].m && (lru < 0 || g_cache[i].last_use < g_cache[lru].last_use)) lru = i;
             if (lru < 0)
                 return lb_error_set(err, LB_EUNSUPPORTED,
                                     "%s at %s needs about %.1f GB; %.1f GB of memory is available",
-                                    name, quant, need * 1e-9, avail_bytes() * 1e-9);
+                                    name, quant, need * 1e-9, lb_hw_mem_available_bytes() * 1e-9);
             cache_drop(&g_cache[lru]);
         }
     }

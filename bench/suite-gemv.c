@@ -163,12 +163,6 @@ static void gemv_teardown(void *state, struct lb_pool *pool)
     free(s);
 }
 
-static double avail_bytes(void)
-{
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-}
-
 /* rows == 0: derive rows from the case's size_bytes (gemv_sweep) */
 static enum lb_status gemv_setup_shape(const struct lb_bench_env *env, void **state,
                                        struct lb_error *err, int64_t rows, int64_t cols)
@@ -202,7 +196,7 @@ static enum lb_status gemv_setup_shape(const struct lb_bench_env *env, void **st
     s->q = q;
     const struct lb_gemv *g = &s->g;
     s->w_bytes = (size_t)rows * g->row_bytes;
-    const double avail = avail_bytes();
+    const double avail = lb_hw_mem_available_bytes();
     if (avail > 0 && (double)s->w_bytes > avail / 4) {
         const double need = (double)s->w_bytes;
         gemv_teardown(s, env->pool);
@@ -411,7 +405,7 @@ static void gemv_axes(const struct lb_hw *hw, struct lb_suite_axes *axes)
 
     const double kib = 1024.0, mib = kib * kib;
     double top = 4.0 * (double)hw->llc_total_bytes;
-    const double avail = avail_bytes();
+    const double avail = lb_hw_mem_available_bytes();
     if (avail > 0 && top > avail / 16) top = avail / 16;
     if (top > 1024 * mib) top = 1024 * mib;
     if (top < 64 * mib) top = 64 * mib;

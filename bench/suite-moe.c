@@ -102,12 +102,6 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-static double avail_bytes(void)
-{
-    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
-}
-
 static void *zalloc64(size_t bytes)
 {
     size_t n = (bytes + 63) / 64 * 64;
@@ -127,7 +121,7 @@ static void fill_normal(float *x, size_t n, uint64_t seed)
 static size_t cold_copies(const struct lb_bench_env *env, double bytes)
 {
     if (env->cache != LB_CACHE_COLD || bytes <= 0) return 1;
-    const double cap = avail_bytes() / 16;
+    const double cap = lb_hw_mem_available_bytes() / 16;
     double want = 2.0 * (double)env->hw->llc_total_bytes;
     if (cap > 0 && want > cap) want = cap;
     size_t c = (size_t)ceil(want / bytes);
@@ -259,7 +253,7 @@ static enum lb_status layer_setup(const struct lb_bench_env *env, const struct m
         return lb_error_set(err, LB_EUNSUPPORTED, "%s at %s: %s", m->name, tn, e2.msg);
     const size_t layer = lb_moe_ffn_layer_bytes(&ffn);
     const size_t copies = cold_copies(env, (double)layer);
-    const double avail = avail_bytes(), need = (double)layer * (double)copies;
+    const double avail = lb_hw_mem_available_bytes(), need = (double)layer * (double)copies;
     if (avail > 0 && need > avail * LAYER_MEM_FRACTION)
         return lb_error_set(err, LB_EUNSUPPORTED,
                             "one %s layer at %s is %.2f GiB (x%zu copies), over 1/3 of the %.2f GiB "

@@ -174,6 +174,12 @@ fail:
     return st;
 }
 
+double lb_hw_mem_available_bytes(void)
+{
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+}
+
 void lb_hw_free(struct lb_hw *hw)
 {
     if (!hw) return;

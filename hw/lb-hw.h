@@ -108,6 +108,10 @@ struct lb_hw {
  * topology; optional parts record their reason instead. */
 enum lb_status lb_hw_discover(struct lb_hw **out, struct lb_error *err);
 void lb_hw_free(struct lb_hw *hw);
+/* Memory available now (free pages, _SC_AVPHYS_PAGES), bytes; 0 when
+ * unknown. Benchmarks size buffer copies and refuse cases from it, so it
+ * is read at setup time, not at discovery. */
+double lb_hw_mem_available_bytes(void);
 
 /* CPUID + XGETBV only (no hwloc); safe on any x86-64. */
 void lb_cpu_features_detect(struct lb_cpu_features *f);
