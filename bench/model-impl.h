@@ -40,7 +40,8 @@ struct lb_model_layout {
 /* lb_model.impl */
 struct lb_model_impl {
     struct lb_gguf_ctx *gguf;      /* loaded: the mapping */
-    void *buf;                     /* synthesized: every tensor, 64-byte aligned */
+    void *buf;                     /* synthesized: every tensor, 64-byte aligned (lb_mem_map) */
+    size_t buf_bytes;              /* its length for lb_mem_unmap */
     struct lb_model_layout layout;
 };
 

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../hw/lb-pool.h"
 #include "../kernels/lb-fill.h"
 
 /* A chunk of a tensor is about this many bytes (whole rows, at least
@@ -172,8 +173,10 @@ enum lb_status lb_model_synth(const struct lb_model_profile *p, const struct lb_
     const struct lb_model_layout *L = &im->layout;
     size_t total = 0;
     for (int i = 0; i < L->n; i++) total += (L->t[i].slot->bytes + ALIGN - 1) / ALIGN * ALIGN;
-    if (posix_memalign(&im->buf, ALIGN, total ? total : ALIGN)) {
-        im->buf = NULL;
+    /* huge pages: decode streams every byte once per token */
+    im->buf_bytes = total ? total : ALIGN;
+    im->buf = lb_mem_map(im->buf_bytes);
+    if (!im->buf) {
         lb_model_free(m);
         return lb_error_set(err, LB_ENOMEM, "%s: cannot allocate %.2f GiB for the synthetic weights",
                             p->name, (double)total / (1u << 30));

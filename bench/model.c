@@ -17,6 +17,7 @@
  * exact shape and a usable type.
  */
 #include "model-impl.h"
+#include "../hw/lb-pool.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -671,7 +672,7 @@ void lb_model_free(struct lb_model *m)
     struct lb_model_impl *im = m->impl;
     if (im) {
         lb_gguf_close(im->gguf);
-        free(im->buf);
+        lb_mem_unmap(im->buf, im->buf_bytes);
         lb_model_layout_free(&im->layout);
         free(im);
     }

@@ -75,6 +75,16 @@ void lb_pool_observe_cpus(struct lb_pool *pool, int *cpus);
 void *lb_pool_alloc(struct lb_pool *pool, size_t bytes);
 void lb_pool_free(struct lb_pool *pool, void *p, size_t bytes);
 
+/* The mapping under lb_pool_alloc, for memory that has no pool at hand
+ * (synthesized model weights): anonymous, page aligned, 2 MiB aligned
+ * with transparent huge pages requested (MADV_HUGEPAGE) from 2 MiB up,
+ * zero-filled, not touched. Weights streamed once per token from 4 KiB
+ * pages cost a TLB walk every 4 KiB and stop the hardware prefetchers at
+ * every page (docs/decode.md measures the difference). NULL on failure;
+ * free with lb_mem_unmap and the same bytes. */
+void *lb_mem_map(size_t bytes);
+void lb_mem_unmap(void *p, size_t bytes);
+
 /* A barrier for the workers of ONE pool region (a kernel with phases:
  * quantize x, then rows; attention partials, then merge), so a call needs
  * one dispatch instead of one per phase. Sense-counting: the counter and

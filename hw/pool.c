@@ -865,9 +865,8 @@ static void touch_task(void *arg, int ith, int nth)
     for (size_t off = b; off < e; off += LB_PAGE_BYTES) t->p[off] = 0;
 }
 
-void *lb_pool_alloc(struct lb_pool *pool, size_t bytes)
+void *lb_mem_map(size_t bytes)
 {
-    LB_ASSERT(pool);
     if (bytes == 0) return NULL;
     size_t align;
     size_t len = map_len(bytes, &align);
@@ -884,10 +883,24 @@ void *lb_pool_alloc(struct lb_pool *pool, size_t bytes)
 
     /* Advisory: fails with EINVAL where THP is compiled out; fine. */
     if (align == LB_HUGE_BYTES) madvise(p, len, MADV_HUGEPAGE);
+    return p;
+}
+
+void lb_mem_unmap(void *p, size_t bytes)
+{
+    if (!p || bytes == 0) return;
+    munmap(p, map_len(bytes, NULL));
+}
+
+void *lb_pool_alloc(struct lb_pool *pool, size_t bytes)
+{
+    LB_ASSERT(pool);
+    char *p = lb_mem_map(bytes);
+    if (!p) return NULL;
     if (pool->nodeset &&
-        hwloc_set_area_membind(pool->topo, p, len, pool->nodeset, HWLOC_MEMBIND_BIND,
+        hwloc_set_area_membind(pool->topo, p, map_len(bytes, NULL), pool->nodeset, HWLOC_MEMBIND_BIND,
                                HWLOC_MEMBIND_BYNODESET) < 0) {
-        munmap(p, len);
+        lb_mem_unmap(p, bytes);
         return NULL;
     }
     struct touch_ctx t = {p, bytes};
@@ -898,8 +911,7 @@ void *lb_pool_alloc(struct lb_pool *pool, size_t bytes)
 void lb_pool_free(struct lb_pool *pool, void *p, size_t bytes)
 {
     (void)pool;
-    if (!p || bytes == 0) return;
-    munmap(p, map_len(bytes, NULL));
+    lb_mem_unmap(p, bytes);
 }
 
 void lb_barrier_wait(struct lb_barrier *b, int nth)
