@@ -96,6 +96,8 @@ void lb_result_clear(struct lb_result *r)
 {
     free(r->samples_ns);
     r->samples_ns = NULL;
+    free(r->probe_gbs);
+    r->probe_gbs = NULL;
     r->n_samples = 0;
 }
 
@@ -104,6 +106,9 @@ void lb_measure_config_default(struct lb_measure_config *c)
     lb_stop_rule_default(&c->stop);
     c->warmup_s = 0.02;
     c->min_sample_s = 100e-6;
+    /* this VM's bandwidth phases last seconds (docs/measurement.md); a
+     * probe (two reads of ~1.4 GiB here) costs ~50 ms */
+    c->probe_interval_s = 0.5;
 }
 
 long long lb_peak_rss_bytes(void)
@@ -144,6 +149,32 @@ static void derive_metrics(struct lb_result *r)
         snprintf(unit, sizeof unit, "G%s/s", r->ops_unit ? r->ops_unit : "OP");
         lb_result_add_metric(r, "throughput", r->ops_per_call / t_s * 1e-9, unit);
     }
+}
+
+/* With probes: the median over samples of (bandwidth of the sample /
+ * read GB/s of the probe before it), and the median probe. The per-sample
+ * ratio is what makes it robust: a case that straddles a change of the
+ * machine's bandwidth is quoted against the phase each sample ran in. */
+static void derive_paired(struct lb_result *r)
+{
+    size_t n = r->n_samples, k = 0;
+    double *ratio = malloc((n ? n : 1) * sizeof *ratio), *probe = malloc((n ? n : 1) * sizeof *probe);
+    if (ratio && probe) {
+        for (size_t i = 0; i < n; i++) {
+            if (!(r->samples_ns[i] > 0) || !(r->probe_gbs[i] > 0)) continue;
+            probe[k] = r->probe_gbs[i];
+            ratio[k++] = r->bytes_per_call / r->samples_ns[i] / r->probe_gbs[i];
+        }
+        if (k > 0) {
+            struct lb_stats sp, sr;
+            lb_stats_compute(probe, k, &sp);
+            lb_stats_compute(ratio, k, &sr);
+            lb_result_add_metric(r, "ceiling_paired", sp.median, "GB/s");
+            lb_result_add_metric(r, "pct_of_ceiling_paired", 100.0 * sr.median, "%");
+        }
+    }
+    free(ratio);
+    free(probe);
 }
 
 void lb_measure_case(const struct lb_bench *b, const struct lb_bench_env *env,
@@ -194,8 +225,25 @@ void lb_measure_case(const struct lb_bench *b, const struct lb_bench_env *env,
         calls = (uint64_t)ceil(cfg->min_sample_s / (fastest > 1e-9 ? fastest : 1e-9));
     r->calls_per_sample = calls;
 
+    /* paired ceiling: a read probe before the first sample and then every
+     * probe_interval_s, each followed by one untimed call so the sample
+     * after it does not pay for the caches the probe evicted */
+    const bool pair = env->probe && b->ceiling && !strcmp(b->ceiling, "read") && r->bytes_per_call > 0;
+    if (pair && !(r->probe_gbs = malloc(cap * sizeof *r->probe_gbs))) {
+        r->status = LB_RESULT_FAILED;
+        snprintf(r->reason, sizeof r->reason, "out of memory for %zu samples", cap);
+        goto out;
+    }
+    double t_probe = -INFINITY, probe_gbs = 0;
+
     double t_meas = lb_now_s();
     for (;;) {
+        if (pair && lb_now_s() - t_probe >= cfg->probe_interval_s) {
+            t_probe = lb_now_s();
+            probe_gbs = lb_read_probe_gbs(env->probe, pool);
+            b->run(state, pool, iter++);
+        }
+        if (pair) r->probe_gbs[r->n_samples] = probe_gbs;
         double t0 = lb_now_s();
         for (uint64_t k = 0; k < calls; k++) b->run(state, pool, iter++);
         double t1 = lb_now_s();
@@ -209,6 +257,7 @@ void lb_measure_case(const struct lb_bench *b, const struct lb_bench_env *env,
     r->elapsed_s = lb_now_s() - t_meas;
     lb_stats_compute(r->samples_ns, r->n_samples, &r->stats);
     derive_metrics(r);
+    if (pair) derive_paired(r);
     if (b->metrics) b->metrics(state, r);
 
     if (b->validate) {

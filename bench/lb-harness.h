@@ -54,6 +54,8 @@ const char *lb_case_text(const struct lb_case *c, const char *name,
                          const char *dflt);
 void lb_case_set(struct lb_case *c, const char *name, const char *text);
 
+struct lb_read_probe;
+
 /* What a benchmark's setup gets. */
 struct lb_bench_env {
     const struct lb_hw *hw;
@@ -61,6 +63,9 @@ struct lb_bench_env {
     enum lb_isa isa;            /* highest level the run allows */
     enum lb_cache_mode cache;
     const struct lb_case *params;
+    /* Optional (run --paired-ceiling): a read-ceiling probe the harness
+     * interleaves with the samples of a case quoted against "read". */
+    struct lb_read_probe *probe;
 };
 
 struct lb_result;
@@ -121,6 +126,9 @@ struct lb_result {
     char reason[512];           /* why skipped / failed */
     char path[32];              /* code path that ran */
     double *samples_ns;         /* per-call times, owned, n_samples long */
+    /* With a read probe: the read GB/s of the probe that preceded each
+     * sample (owned, n_samples long), else NULL. */
+    double *probe_gbs;
     size_t n_samples;
     uint64_t calls_per_sample;  /* calls timed together for one sample */
     struct lb_stats stats;      /* of samples_ns */
@@ -142,6 +150,9 @@ void lb_result_clear(struct lb_result *r);
 
 struct lb_measure_config {
     struct lb_stop_rule stop;
+    /* With a read probe: a probe runs before the first sample and then
+     * before each sample that starts this long after the previous probe. */
+    double probe_interval_s;
     double warmup_s;            /* time spent calling before sampling */
     double min_sample_s;        /* calls are batched until one sample takes this long */
 };
@@ -158,6 +169,20 @@ double lb_timer_resolution_s(void);
  * caller). Never fails the sweep: problems land in r->status/reason. */
 void lb_measure_case(const struct lb_bench *b, const struct lb_bench_env *env,
                      const struct lb_measure_config *cfg, struct lb_result *r);
+
+/* The read-ceiling probe: one streaming read (the best ISA read kernel
+ * of the ceilings suite) over a buffer far above the LLC, the size the
+ * ceilings are measured at, on whatever pool it is given. It exists
+ * because a shared machine's bandwidth can move by tens of % for seconds
+ * at a time (docs/measurement.md): a sample quoted against a probe taken
+ * a moment before it compares like with like, where a ceiling from the
+ * start of the run may come from another phase. NULL on failure (err). */
+struct lb_read_probe *lb_read_probe_new(const struct lb_hw *hw, struct lb_pool *pool,
+                                        enum lb_isa isa, struct lb_error *err);
+/* One timed read of the whole buffer on pool (any pool of at most
+ * LB_CEIL_MAX_THREADS workers), GB/s. */
+double lb_read_probe_gbs(struct lb_read_probe *p, struct lb_pool *pool);
+void lb_read_probe_free(struct lb_read_probe *p, struct lb_pool *pool);
 
 /* Peak resident set size of this process so far (VmHWM), bytes; -1 if
  * unknown. */

@@ -26,6 +26,8 @@ struct lb_run_config {
     unsigned long long seed;
     bool reuse_ceilings;         /* take ceilings from the per-host cache
                                     instead of measuring them in this run */
+    bool paired_ceiling;         /* interleave read probes with the samples of
+                                    cases quoted against the read ceiling */
     bool quiet;                  /* no per-case progress lines */
     const char *output_path;
     int argc;

@@ -68,6 +68,9 @@ static const char usage_text[] =
     "  --reuse-ceilings      quote against the cached ceilings of an earlier run instead of\n"
     "                        measuring them in this one (faster; only on a quiet machine)\n"
     "  --remeasure-ceilings  measure the ceilings in this run (the default; kept for scripts)\n"
+    "  --paired-ceiling      also quote each case against read probes taken between its\n"
+    "                        samples (pct_of_ceiling_paired): for machines whose bandwidth\n"
+    "                        moves during a run; costs up to ~20%% more time\n"
     "  -o, --output FILE     report path (default: llmbench-results/<suite>-<time>.json)\n"
     "  -q, --quiet           no per-case progress lines\n";
 
@@ -175,6 +178,7 @@ static int cmd_run(int argc, char **argv, int full_argc, char **full_argv)
         /* flags without a value */
         if (!strcmp(name, "--remeasure-ceilings")) { cfg.reuse_ceilings = false; continue; }
         if (!strcmp(name, "--reuse-ceilings")) { cfg.reuse_ceilings = true; continue; }
+        if (!strcmp(name, "--paired-ceiling")) { cfg.paired_ceiling = true; continue; }
         if (!strcmp(name, "-q") || !strcmp(name, "--quiet")) { cfg.quiet = true; continue; }
         if (!strcmp(name, "--ref")) {
             struct lb_text_list impl = {.n = 2};

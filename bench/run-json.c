@@ -46,6 +46,11 @@ static cJSON *result_json(const struct lb_result *r, size_t run_index)
         cJSON *samples = cJSON_AddArrayToObject(o, "samples_ns");
         for (size_t i = 0; i < r->n_samples; i++)
             cJSON_AddItemToArray(samples, cJSON_CreateNumber(r->samples_ns[i]));
+        if (r->probe_gbs) {
+            cJSON *pg = cJSON_AddArrayToObject(o, "probe_gbs");
+            for (size_t i = 0; i < r->n_samples; i++)
+                cJSON_AddItemToArray(pg, cJSON_CreateNumber(r->probe_gbs[i]));
+        }
         cJSON_AddNumberToObject(o, "calls_per_sample", (double)r->calls_per_sample);
         cJSON *s = cJSON_AddObjectToObject(o, "stats");
         cJSON_AddNumberToObject(s, "n", (double)r->stats.n);

@@ -222,6 +222,8 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
     char *text = NULL;
     struct lb_outfile out = {.fd = -1};
     int max_threads = 0;
+    struct lb_read_probe *probe = NULL;
+    struct lb_pool *probe_pool = NULL;
 
     struct lb_suite_axes dflt;
     memset(&dflt, 0, sizeof dflt);
@@ -294,6 +296,16 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
         }
     }
 
+    /* --paired-ceiling: one probe buffer for the run, first touched by
+     * the largest pool */
+    if (cfg->paired_ceiling && cfg->suite->needs_ceilings) {
+        probe_pool = pools[max_threads] ? pools[max_threads] : pools[(int)cfg->axes.threads.v[0]];
+        if (!(probe = lb_read_probe_new(hw, probe_pool, cfg->isa, err))) {
+            st = err->status ? err->status : LB_ENOMEM;
+            goto done;
+        }
+    }
+
     char started[32];
     iso_now(started, sizeof started);
     double res = lb_timer_resolution_s();
@@ -326,7 +338,7 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
         int threads = (int)lb_case_num(&r->params, "threads", 1);
         struct lb_bench_env env = {
             .hw = hw, .pool = pools[threads], .isa = cfg->isa, .cache = cfg->cache,
-            .params = &r->params,
+            .params = &r->params, .probe = probe,
         };
         lb_measure_case(cases[i].bench, &env, &mc, r);
         if (!cfg->quiet) print_progress(i, n, r);
@@ -388,6 +400,7 @@ done:
     signal(SIGTERM, SIG_DFL);
     free(text);
     cJSON_Delete(doc);
+    lb_read_probe_free(probe, probe_pool);
     if (pools) {
         for (int t = 0; t <= max_threads; t++)
             if (pools[t]) lb_pool_destroy(pools[t]);

@@ -63,5 +63,24 @@ assert sorted(x["run_index"] for x in a["results"]) == list(range(len(a["results
 PY
 validate "$tmp/b1.json" >/dev/null && ok || bad "pool report does not validate"
 
+# --paired-ceiling: every sample of a read-quoted case has its probe, the
+# paired metrics agree with the raw samples, cases without a read ceiling
+# get none
+"$LLMBENCH" run --suite gemv --bench gemv --quant q4_0 --shape 256x4096 --threads 1 --case-budget 1 \
+    --paired-ceiling -q -o "$tmp/p.json" >/dev/null 2>"$tmp/p.err" && ok || { bad "paired run failed"; cat "$tmp/p.err"; }
+validate "$tmp/p.json" >/dev/null && ok || bad "paired report does not validate"
+/usr/bin/python3 - "$tmp/p.json" <<'PY' && ok || bad "paired metrics"
+import json, sys, statistics
+r = json.load(open(sys.argv[1]))
+(x,) = r["results"]
+m = {mm["name"]: mm["value"] for mm in x["metrics"]}
+ps, ts = x["probe_gbs"], x["samples_ns"]
+assert len(ps) == len(ts) and all(p > 0 for p in ps), ps
+b = x["work"]["bytes_per_call"]
+want = 100 * statistics.median(b / t / p for t, p in zip(ts, ps))
+assert abs(m["pct_of_ceiling_paired"] - want) <= 1e-6 * want, (m, want)
+assert abs(m["ceiling_paired"] - statistics.median(ps)) <= 1e-9 * m["ceiling_paired"]
+PY
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -33,6 +33,8 @@ def main():
             problems.append(f"results/{i}: stats.n {s['n']} != {len(xs)} samples")
         if not math.isclose(s["min_ns"], xs[0], rel_tol=1e-9):
             problems.append(f"results/{i}: min_ns {s['min_ns']} != {xs[0]}")
+        if "probe_gbs" in r and len(r["probe_gbs"]) != len(xs):
+            problems.append(f"results/{i}: {len(r['probe_gbs'])} probes for {len(xs)} samples")
         if not s["ci95_lo_ns"] <= s["median_ns"] <= s["ci95_hi_ns"]:
             problems.append(f"results/{i}: median outside its CI")
     for p in problems:
