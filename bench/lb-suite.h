@@ -63,6 +63,11 @@ struct lb_suite {
     enum lb_status (*check_axes)(const struct lb_hw *hw,
                                  const struct lb_suite_axes *axes,
                                  struct lb_error *err);
+    /* Optional: rewrites a planned case's parameters into the case that
+     * will really run (decode: a GGUF file ignores --quant, so its quant
+     * becomes the file's own type); the planner then drops cases equal to
+     * an earlier one, so no case is measured twice under two names. */
+    void (*normalize_case)(struct lb_case *params);
 };
 
 extern const struct lb_suite lb_suite_default;

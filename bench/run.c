@@ -26,6 +26,15 @@ struct planned {
     struct lb_case params;
 };
 
+static bool same_case(const struct lb_case *a, const struct lb_case *b)
+{
+    if (a->n_params != b->n_params) return false;
+    for (int i = 0; i < a->n_params; i++)
+        if (strcmp(a->params[i].name, b->params[i].name) || strcmp(a->params[i].text, b->params[i].text))
+            return false;
+    return true;
+}
+
 static bool uses_axis(const struct lb_bench *b, const char *axis)
 {
     const char *a = b->axes ? b->axes : "threads";
@@ -96,6 +105,15 @@ static enum lb_status plan(const struct lb_run_config *cfg, struct planned **out
                 for (size_t a = n_ax; a-- > 0;) {
                     if (++idx[a] < ax[a].n) break;
                     idx[a] = 0;
+                }
+                if (s->normalize_case) {
+                    s->normalize_case(&c->params);
+                    for (size_t j = 0; j + 1 < n; j++)
+                        if (p[j].bench == bench && same_case(&p[j].params, &c->params)) {
+                            memset(c, 0, sizeof *c);
+                            n--;
+                            break;
+                        }
                 }
             }
         }

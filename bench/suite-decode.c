@@ -473,6 +473,19 @@ static enum lb_status decode_check_axes(const struct lb_hw *hw, const struct lb_
 
 static const struct lb_bench *const decode_benches[] = {&lb_bench_tg, &lb_bench_pp, &lb_bench_ttft};
 
+/* A GGUF file's tensors have their own types: its cases carry the file's
+ * main type (lb_model's quant, "+" when mixed) whatever --quant said, and
+ * the planner keeps one case per file. */
+static void decode_normalize_case(struct lb_case *c)
+{
+    const char *name = lb_case_text(c, "model", "");
+    if (!is_gguf_path(name)) return;
+    struct lb_model *m = NULL;
+    struct lb_error e = {0};
+    if (lb_model_load_gguf(name, &m, &e) == LB_OK) lb_case_set(c, "quant", m->quant);
+    lb_model_free(m);
+}
+
 const struct lb_suite lb_suite_decode = {
     .name = "decode",
     .description = "end-to-end decode of a model: tg (tok/s), pp (prefill tok/s), time to first "
@@ -483,4 +496,5 @@ const struct lb_suite lb_suite_decode = {
     .case_budget_s = 6.0,
     .needs_ceilings = true,
     .check_axes = decode_check_axes,
+    .normalize_case = decode_normalize_case,
 };

@@ -79,6 +79,17 @@ expect_error "unknown option '--frob'" --model "$M" --tokens 1 --n 2 --frob 1
 expect_error "no-such.gguf" --model "$tmp/no-such.gguf" --tokens 1 --n 2 --logits "$tmp/x.bin"
 expect_error "no/such/dir/x.bin" --model "$M" --tokens 1 --n 2 --logits "$tmp/no/such/dir/x.bin"
 [ -e "$tmp/x.bin" ] && bad "a failed generate left its logits file" || ok
+# a GGUF file ignores --quant: one decode case per file, labeled with the
+# file's own type, however many --quant values were given
+"$LLMBENCH" run --suite decode --bench tg --model "$tmp/m.gguf" --quant q4_0,q6_k --depth 0 \
+    --n-gen 4 --threads 1 --case-budget 0.5 -q -o "$tmp/d.json" >/dev/null 2>"$tmp/err" &&
+  "$PY" - "$tmp/d.json" <<'EOF' && ok || bad "decode of a GGUF file: $(cat "$tmp/err")"
+import json, sys
+res = json.load(open(sys.argv[1]))["results"]
+assert [x["params"]["quant"] for x in res] == ["q8_0"], [x["params"] for x in res]
+assert res[0]["status"] == "ok", res[0]["reason"]
+EOF
+rm -rf "$tmp/d.json" "$tmp/d-charts"
 left=$(ls -A "$tmp" | grep -vE '^(tiny-qwen2\.json|m\.gguf|[abcd]\.(out|err|bin)|out|err)$')
 [ -z "$left" ] && ok || bad "left behind: $left"
 
