@@ -30,6 +30,9 @@ static const char lb_compare_usage[] =
     "                    or 5 (default 5%; accepted: > 0 and < 1000)\n"
     "  --alpha A         significance level, 0 < A <= 0.5 (default 0.05); the CI\n"
     "                    of the ratio is at 1 - A\n"
+    "  --normalize MODE  none (default) or ceiling: weight each sample by the read\n"
+    "                    GB/s probed before it (reports from `run --paired-ceiling`),\n"
+    "                    for machines whose bandwidth moves between runs\n"
     "  --md FILE         write the markdown summary to FILE (default: stdout)\n"
     "  --json FILE       write the comparison as JSON to FILE\n"
     "\n"
@@ -81,9 +84,9 @@ int lb_cmd_compare(int argc, char **argv)
     int nfiles = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
-        static const char *const with_value[] = {"--threshold", "--alpha", "--md", "--json"};
+        static const char *const with_value[] = {"--threshold", "--alpha", "--md", "--json", "--normalize"};
         int opt = -1;
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 5; k++) {
             size_t n = strlen(with_value[k]);
             if (!strncmp(a, with_value[k], n) && (a[n] == '\0' || a[n] == '=')) {
                 opt = k;
@@ -113,6 +116,13 @@ int lb_cmd_compare(int argc, char **argv)
                         val);
                 return LB_EXIT_USAGE;
             }
+        } else if (opt == 4) {
+            if (!strcmp(val, "ceiling")) opts.normalize_ceiling = true;
+            else if (!strcmp(val, "none")) opts.normalize_ceiling = false;
+            else {
+                fprintf(stderr, "llmbench: compare: bad --normalize '%s'; accepted: none, ceiling\n", val);
+                return LB_EXIT_USAGE;
+            }
         } else if (opt == 2 || opt == 3) {
             if (!*val) {
                 fprintf(stderr, "llmbench: compare: %s needs a file name\n", with_value[opt]);
@@ -122,7 +132,7 @@ int lb_cmd_compare(int argc, char **argv)
             else json_path = val;
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr,
-                    "llmbench: compare: unknown option '%s'; accepted: --threshold, --alpha, --md, --json (see `llmbench compare help`)\n",
+                    "llmbench: compare: unknown option '%s'; accepted: --threshold, --alpha, --normalize, --md, --json (see `llmbench compare help`)\n",
                     a);
             return LB_EXIT_USAGE;
         } else if (nfiles < 2) {

@@ -30,6 +30,7 @@ void lb_compare_opts_default(struct lb_compare_opts *o)
      * time on reports with hundreds of results and moves nothing */
     o->resamples = 2000;
     o->seed = 0x6c62636f6d70ull; /* "lbcomp": fixed, so output repeats */
+    o->normalize_ceiling = false;
 }
 
 const char *lb_cmp_class_name(enum lb_cmp_class c)
@@ -608,9 +609,34 @@ static struct keyed *keyed_find(struct keyed *k, size_t n, const char *key)
     return lo < n && strcmp(k[lo].key, key) == 0 ? &k[lo] : NULL;
 }
 
-/* the samples of an "ok" result, checked: every one a finite number > 0 */
-static enum lb_status samples_get(const cJSON *r, const char *name, size_t index, double **out,
-                                  size_t *n_out, struct lb_error *err)
+/* probe_gbs of an "ok" result (n entries, each finite and > 0) into p */
+static enum lb_status probes_get(const cJSON *r, const char *name, size_t index, size_t n, double *p,
+                                 struct lb_error *err)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "probe_gbs");
+    const char *bench = cJSON_GetObjectItemCaseSensitive(r, "bench")->valuestring;
+    if (!cJSON_IsArray(a))
+        return lb_error_set(err, LB_EINVAL,
+                            "%s: results[%zu] (%s) has no probe_gbs, which --normalize ceiling needs: run it with `llmbench run --paired-ceiling`",
+                            name, index, bench);
+    if ((size_t)cJSON_GetArraySize(a) != n)
+        return lb_error_set(err, LB_EINVAL, "%s: results[%zu] (%s) has %d probe_gbs for %zu samples_ns", name,
+                            index, bench, cJSON_GetArraySize(a), n);
+    size_t i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, a) {
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || !(v->valuedouble > 0))
+            return lb_error_set(err, LB_EINVAL, "%s: results[%zu] (%s) probe_gbs[%zu] is not a number > 0", name,
+                                index, bench, i);
+        p[i++] = v->valuedouble;
+    }
+    return LB_OK;
+}
+
+/* the samples of an "ok" result, checked: every one a finite number > 0;
+ * normalized, each times its probe's GB/s (bytes at the probe's rate) */
+static enum lb_status samples_get(const cJSON *r, const char *name, size_t index, bool normalize,
+                                  double **out, size_t *n_out, struct lb_error *err)
 {
     *out = NULL;
     *n_out = 0;
@@ -632,6 +658,17 @@ static enum lb_status samples_get(const cJSON *r, const char *name, size_t index
                                 index, bench, i);
         }
         x[i++] = v->valuedouble;
+    }
+    if (normalize) {
+        double *p = malloc(n * sizeof *p);
+        enum lb_status st = p ? probes_get(r, name, index, n, p, err)
+                              : lb_error_set(err, LB_ENOMEM, "out of memory reading samples of %s", name);
+        for (i = 0; !st && i < n; i++) x[i] *= p[i];
+        free(p);
+        if (st) {
+            free(x);
+            return st;
+        }
     }
     *out = x;
     *n_out = n;
@@ -768,7 +805,7 @@ static enum lb_status side_init(struct side *s, const cJSON *const *docs, const 
 
 /* Samples of key in every report of the side where it is "ok"; the runs
  * are packed into s->runs[0..*k). */
-static enum lb_status side_gather(struct side *s, const char *key, size_t *k_out,
+static enum lb_status side_gather(struct side *s, const char *key, bool normalize, size_t *k_out,
                                   struct lb_error *err)
 {
     *k_out = 0;
@@ -779,7 +816,7 @@ static enum lb_status side_gather(struct side *s, const char *key, size_t *k_out
     for (size_t d = 0; d < s->k; d++) {
         struct keyed *m = keyed_find(s->keys[d], s->n[d], key);
         if (!m || strcmp(cJSON_GetObjectItemCaseSensitive(m->r, "status")->valuestring, "ok")) continue;
-        enum lb_status st = samples_get(m->r, s->names[d], m->index, &s->runs[*k_out],
+        enum lb_status st = samples_get(m->r, s->names[d], m->index, normalize, &s->runs[*k_out],
                                         &s->run_n[*k_out], err);
         if (st) return st;
         (*k_out)++;
@@ -839,7 +876,11 @@ enum lb_status lb_compare_reports(const cJSON *const *base, size_t n_base,
     char seed[24];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
     cJSON_AddStringToObject(set, "seed", seed);
-    cJSON_AddStringToObject(set, "ratio", "median time per call (median of run medians), new / base; > 1 is slower");
+    cJSON_AddStringToObject(set, "normalize", o->normalize_ceiling ? "ceiling" : "none");
+    cJSON_AddStringToObject(set, "ratio",
+                            o->normalize_ceiling
+                                ? "median of time per call x read GB/s of the probe before it (median of run medians), new / base; > 1 is slower"
+                                : "median time per call (median of run medians), new / base; > 1 is slower");
     cJSON_AddStringToObject(set, "test", "two-sided Mann-Whitney U on the pooled samples (tie-corrected)");
     cJSON_AddStringToObject(set, "ci", "percentile bootstrap of the ratio at 1 - alpha (runs, then samples)");
     cJSON *counts = cJSON_AddObjectToObject(doc, "counts");
@@ -886,8 +927,24 @@ enum lb_status lb_compare_reports(const cJSON *const *base, size_t n_base,
             continue;
         }
         size_t kb_runs = 0, kn_runs = 0;
-        st = side_gather(&sb, b->key, &kb_runs, err);
-        if (!st) st = side_gather(&sn, b->key, &kn_runs, err);
+        st = side_gather(&sb, b->key, o->normalize_ceiling, &kb_runs, err);
+        if (!st) st = side_gather(&sn, b->key, o->normalize_ceiling, &kn_runs, err);
+        if (!st && o->normalize_ceiling && kb_runs > 0) {
+            /* back to nanoseconds at one reference bandwidth, the same for
+             * both sides (the median probe of base's first run), so the
+             * medians read as times; the ratio does not depend on it */
+            double ref = NAN;
+            const struct keyed *b0 = keyed_find(sb.keys[0], sb.n[0], b->key);
+            size_t n0 = sb.run_n[0];
+            double *p = malloc((n0 ? n0 : 1) * sizeof *p);
+            if (!p) st = lb_error_set(err, LB_ENOMEM, "out of memory comparing reports");
+            else if (b0 && !probes_get(b0->r, sb.names[0], b0->index, n0, p, err)) ref = lb_cmp_median(p, n0);
+            free(p);
+            for (size_t d = 0; !st && isfinite(ref) && ref > 0 && d < kb_runs; d++)
+                for (size_t i = 0; i < sb.run_n[d]; i++) sb.runs[d][i] /= ref;
+            for (size_t d = 0; !st && isfinite(ref) && ref > 0 && d < kn_runs; d++)
+                for (size_t i = 0; i < sn.run_n[d]; i++) sn.runs[d][i] /= ref;
+        }
         struct lb_cmp_pair pr;
         struct lb_compare_opts ko = *o;
         ko.seed = o->seed ^ key_hash(b->key);
@@ -1110,6 +1167,12 @@ enum lb_status lb_compare_markdown(const cJSON *cmp, char **md, struct lb_error 
                 nreg == 1 ? "" : "s", num_at(set, "threshold") * 100);
     else
         fprintf(f, "**No regression** beyond the %.3g%% threshold.\n\n", num_at(set, "threshold") * 100);
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(set, "normalize");
+    if (cJSON_IsString(norm) && !strcmp(norm->valuestring, "ceiling"))
+        fputs("Normalized by the read ceiling: each sample's time is weighted by the read bandwidth "
+              "probed just before it (`--normalize ceiling`), so a change of the machine's "
+              "bandwidth between runs is not counted as a change of the code.\n\n",
+              f);
     md_side(f, "base", cJSON_GetObjectItemCaseSensitive(cmp, "base"));
     md_side(f, "new", cJSON_GetObjectItemCaseSensitive(cmp, "new"));
     double kb = num_at(cmp, "base_reports"), kn = num_at(cmp, "new_reports");

@@ -55,6 +55,11 @@ struct lb_compare_opts {
     size_t min_samples;   /* fewer on either side: inconclusive (default 5) */
     unsigned resamples;   /* bootstrap resamples (default 2000) */
     uint64_t seed;        /* bootstrap seed, mixed with each result's key */
+    /* --normalize ceiling: each sample is its time times the read GB/s of
+     * the probe before it (probe_gbs, `run --paired-ceiling`), i.e. the
+     * time it would have taken had the machine streamed at a fixed
+     * bandwidth; results without probes are an error (LB_EINVAL). */
+    bool normalize_ceiling;
 };
 
 enum lb_cmp_class {

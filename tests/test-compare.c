@@ -388,6 +388,78 @@ static void test_reports(void)
     cJSON_Delete(new_);
 }
 
+/* --normalize ceiling: new's calls are 30% slower but so was the machine
+ * (its probes read 1/1.3 of base's bandwidth): not a regression when
+ * normalized, a regression when not; a real 20% slowdown on an unchanged
+ * machine stays one; a result without probes is bad input. */
+static void test_normalize_ceiling(void)
+{
+    double x[40], y[40], z[40], pb[40], pn[40];
+    synth_run(x, 40, 5000, 0);
+    for (int i = 0; i < 40; i++) pb[i] = 60.0 * (1 + 0.01 * ((i * 7) % 5 - 2)); /* base's probes: ~60 GB/s */
+    for (int i = 0; i < 40; i++) {
+        pn[i] = pb[(i + 3) % 40] / 1.3;                 /* new ran in a 1.3x slower phase */
+        y[i] = x[(i + 11) % 40] * 1.3;                  /* ...and took 1.3x as long */
+        z[i] = x[(i + 5) % 40] * 1.2;                   /* a real slowdown, same machine */
+    }
+    cJSON *base = report_new(), *new_ = report_new();
+    cJSON *rb = cJSON_GetObjectItem(base, "results"), *rn = cJSON_GetObjectItem(new_, "results");
+    cJSON *a = result_new("phase", "{\"threads\":1}", "ok", x, 40);
+    cJSON_AddItemToObject(a, "probe_gbs", cJSON_CreateDoubleArray(pb, 40));
+    cJSON_AddItemToArray(rb, a);
+    a = result_new("real", "{\"threads\":1}", "ok", x, 40);
+    cJSON_AddItemToObject(a, "probe_gbs", cJSON_CreateDoubleArray(pb, 40));
+    cJSON_AddItemToArray(rb, a);
+    a = result_new("phase", "{\"threads\":1}", "ok", y, 40);
+    cJSON_AddItemToObject(a, "probe_gbs", cJSON_CreateDoubleArray(pn, 40));
+    cJSON_AddItemToArray(rn, a);
+    a = result_new("real", "{\"threads\":1}", "ok", z, 40);
+    cJSON_AddItemToObject(a, "probe_gbs", cJSON_CreateDoubleArray(pb, 40));
+    cJSON_AddItemToArray(rn, a);
+
+    struct lb_compare_opts o;
+    lb_compare_opts_default(&o);
+    const cJSON *bd[1] = {base}, *nd[1] = {new_};
+    const char *bn[1] = {"base.json"}, *nn[1] = {"new.json"};
+    cJSON *cmp = NULL;
+    struct lb_error err;
+    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_OK);
+    if (cmp) {
+        const cJSON *res = cJSON_GetObjectItem(cmp, "results");
+        CHECK(!strcmp(cJSON_GetObjectItem(find_entry(res, "phase"), "class")->valuestring, "slower"));
+        CHECK(!strcmp(cJSON_GetObjectItem(find_entry(res, "real"), "class")->valuestring, "slower"));
+        cJSON_Delete(cmp);
+    }
+    o.normalize_ceiling = true;
+    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_OK);
+    if (cmp) {
+        const cJSON *res = cJSON_GetObjectItem(cmp, "results");
+        const cJSON *ph = find_entry(res, "phase"), *re = find_entry(res, "real");
+        CHECK(!strcmp(cJSON_GetObjectItem(ph, "class")->valuestring, "same"));
+        CHECK_NEAR(cJSON_GetObjectItem(ph, "ratio")->valuedouble, 1.0, 0.03);
+        CHECK(!strcmp(cJSON_GetObjectItem(re, "class")->valuestring, "slower"));
+        CHECK_NEAR(cJSON_GetObjectItem(re, "ratio")->valuedouble, 1.2, 0.03);
+        /* medians read as ns at base's median probe: base's own median time */
+        CHECK_NEAR(cJSON_GetObjectItem(re, "base_median_ns")->valuedouble, lb_cmp_median(x, 40), 0.02 * 5000);
+        CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(cmp, "settings"), "normalize")->valuestring,
+                      "ceiling"));
+        char *md = NULL;
+        CHECK_INT_EQ(lb_compare_markdown(cmp, &md, &err), LB_OK);
+        CHECK(md && strstr(md, "Normalized by the read ceiling"));
+        free(md);
+        cJSON_Delete(cmp);
+    }
+    /* probes missing or short: bad input naming the report and the fix */
+    cJSON_DeleteItemFromObject(cJSON_GetArrayItem(rn, 1), "probe_gbs");
+    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_EINVAL);
+    CHECK(strstr(err.msg, "new.json") && strstr(err.msg, "--paired-ceiling"));
+    cJSON_AddItemToObject(cJSON_GetArrayItem(rn, 1), "probe_gbs", cJSON_CreateDoubleArray(pb, 39));
+    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_EINVAL);
+    CHECK(strstr(err.msg, "39 probe_gbs for 40"));
+    cJSON_Delete(base);
+    cJSON_Delete(new_);
+}
+
 int main(void)
 {
     rng = lb_test_seed();
@@ -398,6 +470,7 @@ int main(void)
     LB_RUN(test_runs);
     LB_RUN(test_keys);
     LB_RUN(test_reports);
+    LB_RUN(test_normalize_ceiling);
     LB_RUN(test_false_alarm_and_detection);
     return lb_test_finish();
 }
