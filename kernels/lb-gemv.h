@@ -71,9 +71,20 @@ typedef void (*lb_dot_rows_fn)(int64_t n, const void *w, size_t row_bytes,
  * dot, which is what makes the bit-for-bit contract checkable). Listed in
  * a table of its own per ISA file (kernels/cpu/gemv-impl.h), so the dot
  * tables keep their layout. */
+/* Consecutive rows against n_b activations (1 <= n_b <=
+ * LB_GEMV_MAX_BATCH): y[k][r] = W[r] . act[k]. Each row is read once and
+ * its unpacked weights meet all n_b activations while in registers, so a
+ * prefill batch costs a fraction of n_b single-activation passes in
+ * instructions as well as in memory traffic. y[k][r] must equal, bit for
+ * bit, what the paired dot_rows returns for act[k]. */
+typedef void (*lb_dot_batch_fn)(int64_t n, const void *w, size_t row_bytes,
+                                const void *const *act, float *const *y, int n_b,
+                                int n_rows);
+
 struct lb_dot_rows_impl {
     lb_vec_dot_fn dot;        /* the single-row dot it matches */
     lb_dot_rows_fn dot_rows;  /* NULL ends a table */
+    lb_dot_batch_fn dot_batch; /* optional (NULL): the batch form */
 };
 
 /* One ISA implementation of an activation quantizer (f32 -> Q8_0/Q8_1/Q8_K).
@@ -105,6 +116,8 @@ struct lb_gemv {
     char path[32];                /* "scalar", "avx512_vnni", ... */
     /* the multi-row form of dot, or NULL (then rows go one by one) */
     lb_dot_rows_fn dot_rows;
+    /* its batch form, or NULL (then lb_gemv_rows_batch groups rows) */
+    lb_dot_batch_fn dot_batch;
 };
 
 /* Chooses the best implementation allowed by isa_cap and f (f may be NULL

@@ -436,6 +436,81 @@ static void test_dot_rows(void)
     free(wf);
 }
 
+/* Each batch form (lb_dot_rows_impl.dot_batch): n_b random activations
+ * against rows from the reference quantizer, odd widths (leftover
+ * blocks) and one wider than a prepared chunk: y[k][r] must equal the
+ * paired dot_rows for act[k] bit for bit, and nothing past y[k][n_rows -
+ * 1] may be written. */
+static void test_dot_batch(void)
+{
+    const struct lb_dot_rows_impl *rr[MAX_IMPLS];
+    const struct lb_dot_impl *d[MAX_IMPLS];
+    size_t nr = lb_dot_rows_impls_all(rr, MAX_IMPLS), nd = lb_dot_impls_all(d, MAX_IMPLS);
+    float *x = xmalloc(WIDE_COLS * sizeof *x);
+    static const int nbs[] = {1, 2, 3, 5, 8}, nrows[] = {1, 3, 6};
+    static const int64_t blocks[] = {4, 7, 64, 65, 767}; /* x 32; 767: 24544 columns */
+    for (size_t i = 0; i < nr; i++) {
+        if (!rr[i]->dot_batch) continue;
+        const struct lb_dot_impl *di = NULL;
+        for (size_t k = 0; k < nd; k++)
+            if (d[k]->dot == rr[i]->dot) di = d[k];
+        if (!di) continue;
+        const struct lb_qtraits *q = lb_qtraits_get(di->type), *at = lb_qtraits_get(q->vec_dot_type);
+        if (!lb_dot_impl_usable(di->isa, di->requires, &cpu)) {
+            printf("skipped: %s batch %s dot needs %s\n", di->path, q->name, missing_feature(di->isa, di->requires));
+            continue;
+        }
+        int n_checked = 0;
+        for (size_t c = 0; c < LB_ARRAY_LEN(blocks); c++) {
+            const int64_t cols = blocks[c] * q->block_elems;
+            const size_t rb = lb_qtype_row_bytes(q->type, cols), ab = lb_qtype_row_bytes(at->type, cols);
+            for (size_t t = 0; t < LB_ARRAY_LEN(nrows); t++) {
+                const int nrow = nrows[t];
+                uint8_t *w = xmalloc(rb * (size_t)nrow);
+                for (int r = 0; r < nrow; r++) {
+                    fill_floats(x, cols);
+                    q->quantize_ref(x, w + (size_t)r * rb, cols);
+                }
+                void *act[LB_GEMV_MAX_BATCH];
+                float *y[LB_GEMV_MAX_BATCH], want[7];
+                for (int k = 0; k < LB_GEMV_MAX_BATCH; k++) {
+                    act[k] = xmalloc(ab);
+                    fill_floats(x, cols);
+                    at->quantize_ref(x, act[k], cols);
+                    y[k] = xmalloc(8 * sizeof(float));
+                }
+                for (size_t b = 0; b < LB_ARRAY_LEN(nbs); b++) {
+                    const int nb = nbs[b];
+                    for (int k = 0; k < nb; k++) {
+                        for (int r = 0; r < 8; r++) y[k][r] = NAN;
+                        y[k][nrow] = 12345.0f;
+                    }
+                    snprintf(current, sizeof current, "%s batch dot %s, cols %lld, %d rows, %d activations", q->name,
+                             di->path, (long long)cols, nrow, nb);
+                    rr[i]->dot_batch(cols, w, rb, (const void *const *)act, y, nb, nrow);
+                    for (int k = 0; k < nb; k++) {
+                        rr[i]->dot_rows(cols, w, rb, act[k], want, nrow);
+                        CHECK_MSG(memcmp(y[k], want, (size_t)nrow * sizeof(float)) == 0,
+                                  "%s: activation %d differs from dot_rows (row 0: %.9g vs %.9g)", current, k,
+                                  (double)y[k][0], (double)want[0]);
+                        CHECK_MSG(y[k][nrow] == 12345.0f, "%s: wrote y[%d][%d]", current, k, nrow);
+                        n_checked += nrow;
+                    }
+                }
+                for (int k = 0; k < LB_GEMV_MAX_BATCH; k++) {
+                    free(act[k]);
+                    free(y[k]);
+                }
+                free(w);
+            }
+        }
+        current[0] = 0;
+        printf("  %-7s %-14s batch: %d (row, activation) results bit-identical to dot_rows\n", q->name, di->path,
+               n_checked);
+    }
+    free(x);
+}
+
 /* ---- every activation quantizer against the reference ---------------- */
 
 /* Blocks where x / d lands exactly on k + 0.5: amax = 127 * 2^-4 makes
@@ -751,6 +826,7 @@ int main(void)
     LB_RUN(test_init);
     LB_RUN(test_dots);
     LB_RUN(test_dot_rows);
+    LB_RUN(test_dot_batch);
     LB_RUN(test_actqs);
     LB_RUN(test_split_and_batch);
     LB_RUN(test_vs_f64);

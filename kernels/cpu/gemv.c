@@ -50,12 +50,12 @@ size_t lb_dot_rows_impls_all(const struct lb_dot_rows_impl **out, size_t max)
     return n;
 }
 
-/* The multi-row form of dot, or NULL. */
-static lb_dot_rows_fn rows_of(lb_vec_dot_fn dot)
+/* The multi-row entry of dot, or NULL. */
+static const struct lb_dot_rows_impl *rows_of(lb_vec_dot_fn dot)
 {
     for (size_t t = 0; rows_registry[t]; t++)
         for (const struct lb_dot_rows_impl *r = rows_registry[t]; r->dot_rows; r++)
-            if (r->dot == dot) return r->dot_rows;
+            if (r->dot == dot) return r;
     return NULL;
 }
 
@@ -183,7 +183,9 @@ enum lb_status lb_gemv_init(struct lb_gemv *g, enum lb_qtype wtype,
     const struct lb_dot_impl *d = best_dot(wtype, isa_cap, f);
     if (d) {
         g->dot = d->dot;
-        g->dot_rows = rows_of(d->dot);
+        const struct lb_dot_rows_impl *r = rows_of(d->dot);
+        g->dot_rows = r ? r->dot_rows : NULL;
+        g->dot_batch = r ? r->dot_batch : NULL;
         g->isa = d->isa;
         snprintf(g->path, sizeof g->path, "%s", d->path ? d->path : lb_isa_name(d->isa));
     } else {
@@ -282,6 +284,16 @@ void lb_gemv_rows_batch(const struct lb_gemv *g, const void *w,
          * activation once per 16 rows: for Q4_0 at 2048 columns ~8% more
          * instructions than the rows themselves) */
         lb_gemv_rows(g, w, act[0], y[0], ith, nth);
+        return;
+    }
+    if (g->dot_batch) {
+        /* each row read once and unpacked once for all n_b activations */
+        for (size_t r = b; r < e; r += ROWS_PER_CALL_MAX) {
+            const size_t m = e - r < ROWS_PER_CALL_MAX ? e - r : ROWS_PER_CALL_MAX;
+            float *yr[LB_GEMV_MAX_BATCH];
+            for (int k = 0; k < n_b; k++) yr[k] = y[k] + r;
+            g->dot_batch(n, (const char *)w + r * rb, rb, act, yr, n_b, (int)m);
+        }
         return;
     }
     if (g->dot_rows) {

@@ -668,9 +668,9 @@ static const struct lb_actq_impl actqs[] = {
 const struct lb_dot_table lb_gemv_table_k_avx512 = {dots, actqs};
 
 const struct lb_dot_rows_impl lb_gemv_rows_k_avx512[] = {
-    {dot_q4_k_q8_k, dot_rows_q4_k_q8_k},
-    {dot_iq4_xs_q8_k, dot_rows_iq4_xs_q8_k},
-    {NULL, NULL},
+    {dot_q4_k_q8_k, dot_rows_q4_k_q8_k, NULL},
+    {dot_iq4_xs_q8_k, dot_rows_iq4_xs_q8_k, NULL},
+    {NULL, NULL, NULL},
 };
 
 #endif /* x86 */
