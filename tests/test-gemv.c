@@ -448,7 +448,9 @@ static void test_dot_batch(void)
     size_t nr = lb_dot_rows_impls_all(rr, MAX_IMPLS), nd = lb_dot_impls_all(d, MAX_IMPLS);
     float *x = xmalloc(WIDE_COLS * sizeof *x);
     static const int nbs[] = {1, 2, 3, 5, 8}, nrows[] = {1, 3, 6};
-    static const int64_t blocks[] = {4, 7, 64, 65, 767}; /* x 32; 767: 24544 columns */
+    /* blocks per row: 32-element formats, 256-element (K) formats; the
+     * last is 24544 / 24320 columns, several prepared chunks */
+    static const int64_t blocks[] = {4, 7, 64, 65, 767}, kblocks[] = {1, 3, 8, 9, 95};
     for (size_t i = 0; i < nr; i++) {
         if (!rr[i]->dot_batch) continue;
         const struct lb_dot_impl *di = NULL;
@@ -462,7 +464,7 @@ static void test_dot_batch(void)
         }
         int n_checked = 0;
         for (size_t c = 0; c < LB_ARRAY_LEN(blocks); c++) {
-            const int64_t cols = blocks[c] * q->block_elems;
+            const int64_t cols = (q->block_elems == 256 ? kblocks[c] : blocks[c]) * q->block_elems;
             const size_t rb = lb_qtype_row_bytes(q->type, cols), ab = lb_qtype_row_bytes(at->type, cols);
             for (size_t t = 0; t < LB_ARRAY_LEN(nrows); t++) {
                 const int nrow = nrows[t];

@@ -565,16 +565,18 @@ lane_batch_steps(enum lane_kind kind, const int NB, const uint8_t *w, size_t rb,
     }
 }
 
-/* Prepared lines read per chunk of steps: at most this many bytes
- * (32 KiB: with the streaming weights, L1). A batch goes over groups of
- * BATCH_ROWS rows chunk by chunk (CHUNK = BATCH_PREP_BYTES / (n_b x 256)
- * steps, even), so each chunk of the n_b prepared activations is read
- * from L1 by all the rows of the group; the accumulators wait in memory
- * between chunks. Measured on the dev VM, one thread, 2048 rows in
- * cache, 8 activations against 8 single-activation passes: whole rows at
- * once were 1.6-1.9x faster at 2048 columns (8 x 4 KiB prepared) but
- * 0.6-0.7x at 8192 (128 KiB prepared, read from L2 at every step). */
-#define BATCH_PREP_BYTES (32 * 1024)
+/* Prepared lines read per chunk of steps: at most this many bytes (with
+ * the group's weights and the accumulators, L1). A batch goes over
+ * groups of BATCH_ROWS rows chunk by chunk (CHUNK = BATCH_PREP_BYTES /
+ * (n_b x 256) steps, even), so each chunk of the n_b prepared activations
+ * is read from L1 by all the rows of the group; the accumulators wait in
+ * memory between chunks. Measured on the dev VM, one thread, 2048 rows in
+ * cache, 8 activations against 8 single-activation passes (2026-11-25):
+ * whole rows at once were 1.6-1.9x faster at 2048 columns (8 x 4 KiB
+ * prepared) but 0.6-0.7x at 8192 (128 KiB prepared, from L2 at every
+ * step); chunks of 32 KiB gave 1.5-1.65x / 1.25-1.32x, of 16 KiB
+ * 1.31-1.48x at 2048-8192 columns, of 12 KiB 1.25-1.33x. */
+#define BATCH_PREP_BYTES (16 * 1024)
 #define BATCH_ROWS 8
 
 static inline __attribute__((always_inline)) void
