@@ -692,6 +692,90 @@ static float dot_q8_0_q8_0(int64_t n, const void *vw, const void *va)
     return sum;
 }
 
+/* Q8_0 batch (prefill): dot_q8_0_q8_0's arithmetic with the weight half
+ * (two 32-byte loads and the XOR per block pair, the four d as floats)
+ * done once per four blocks for up to 8 activations, whose quants are read
+ * as they are. Groups of BATCH_ROWS rows go chunk by chunk (at most
+ * BATCH_PREP_BYTES of activation blocks, a multiple of four blocks) with
+ * the accumulators in memory between chunks, as lane_batch does; every
+ * (row, activation) sees dot_q8_0_q8_0's operations in order (its ms4 is
+ * the same product of the same floats), so the bits are the same. */
+static inline __attribute__((always_inline)) void
+q8_batch_blocks(const int NB, const uint8_t *w, size_t rb, int g, const void *const *act, int64_t b0, int64_t b1,
+                __m512 *acc)
+{
+    const __m512i lo2 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i hi2 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+    const __m512i c = _mm512_set1_epi8((char)0x80), z = _mm512_setzero_si512();
+    for (int r = 0; r < g; r++) {
+        const struct lb_block_q8_0 *x = (const struct lb_block_q8_0 *)(w + (size_t)r * rb);
+        __m512 a0[LB_GEMV_MAX_BATCH], a1[LB_GEMV_MAX_BATCH];
+        __m512 *ar = acc + (size_t)r * NB * 2;
+        for (int k = 0; k < NB; k++) a0[k] = ar[2 * k], a1[k] = ar[2 * k + 1];
+        for (int64_t ib = b0; ib < b1; ib += 4) {
+            const __m512i u01 = _mm512_xor_si512(ld2x32(x[ib].qs, x[ib + 1].qs), c);
+            const __m512i u23 = _mm512_xor_si512(ld2x32(x[ib + 2].qs, x[ib + 3].qs), c);
+            const __m128 xd = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)FIELD4(x, ib, d)));
+            for (int k = 0; k < NB; k++) {
+                const struct lb_block_q8_0 *y = act[k];
+                const __m128 yd = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)FIELD4(y, ib, d)));
+                const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(xd, yd));
+                const __m512i y01 = ld2x32(y[ib].qs, y[ib + 1].qs), y23 = ld2x32(y[ib + 2].qs, y[ib + 3].qs);
+                const __m512i i01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u01, y01), _mm512_dpbusd_epi32(z, c, y01));
+                const __m512i i23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u23, y23), _mm512_dpbusd_epi32(z, c, y23));
+                a0[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(lo2, s4), a0[k]);
+                a1[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(hi2, s4), a1[k]);
+            }
+        }
+        for (int k = 0; k < NB; k++) ar[2 * k] = a0[k], ar[2 * k + 1] = a1[k];
+    }
+}
+
+static void dot_batch_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
+                                int n_b, int n_rows)
+{
+    const int64_t nb = n / 32, nb4 = nb / 4 * 4;
+    int64_t chunk = BATCH_PREP_BYTES / ((int64_t)n_b * (int64_t)sizeof(struct lb_block_q8_0)) / 4 * 4;
+    if (chunk < 4) chunk = 4;
+    __m512 acc[BATCH_ROWS * LB_GEMV_MAX_BATCH * 2];
+    for (int r0 = 0; r0 < n_rows; r0 += BATCH_ROWS) {
+        const int g = n_rows - r0 < BATCH_ROWS ? n_rows - r0 : BATCH_ROWS;
+        const uint8_t *wg = (const uint8_t *)w + (size_t)r0 * rb;
+        for (int i = 0; i < g * n_b * 2; i++) acc[i] = _mm512_setzero_ps();
+        for (int64_t b0 = 0; b0 < nb4; b0 += chunk) {
+            const int64_t b1 = nb4 - b0 < chunk ? nb4 : b0 + chunk;
+            switch (n_b) {
+#define NB_CASE(NB) \
+    case NB: q8_batch_blocks(NB, wg, rb, g, act, b0, b1, acc); break;
+            NB_CASE(1) NB_CASE(2) NB_CASE(3) NB_CASE(4) NB_CASE(5) NB_CASE(6) NB_CASE(7) NB_CASE(8)
+#undef NB_CASE
+            default: LB_ASSERT(0 && "n_b outside 1..LB_GEMV_MAX_BATCH");
+            }
+        }
+        for (int r = 0; r < g; r++) {
+            const struct lb_block_q8_0 *x = (const struct lb_block_q8_0 *)(wg + (size_t)r * rb);
+            for (int k = 0; k < n_b; k++) {
+                const __m512 *ar = acc + ((size_t)r * n_b + k) * 2;
+                const struct lb_block_q8_0 *ya = act[k];
+                float sum = _mm512_reduce_add_ps(_mm512_add_ps(ar[0], ar[1]));
+                for (int64_t ib = nb4; ib < nb; ib++) {
+                    int32_t si = 0;
+                    for (int j = 0; j < 32; j++) si += x[ib].qs[j] * ya[ib].qs[j];
+                    sum += fp16(x[ib].d) * fp16(ya[ib].d) * (float)si;
+                }
+                y[k][r0 + r] = sum;
+            }
+        }
+    }
+}
+
+/* dot_q8_0_q8_0 has no multi-row form: its dot_rows (for the pairing with
+ * dot_batch) is the dot row by row. */
+static void dot_rows_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
+{
+    for (int r = 0; r < n_rows; r++) y[r] = dot_q8_0_q8_0(n, (const uint8_t *)w + (size_t)r * rb, act);
+}
+
 /* ---- dots against Q8_1: rows against a prepared activation ------------ */
 /* sum = d_w d_a sum(q a) + m s. Prepared once per call as for Q8_0 above
  * (lane_prep's layout: the quants in act4's lanes, d spread over the lanes
@@ -905,6 +989,7 @@ static const struct lb_actq_impl actqs[] = {
 const struct lb_dot_table lb_gemv_table_legacy_avx512 = {dots, actqs};
 
 const struct lb_dot_rows_impl lb_gemv_rows_legacy_avx512[] = {
+    {dot_q8_0_q8_0, dot_rows_q8_0_q8_0, dot_batch_q8_0_q8_0},
     {dot_q4_0_q8_0, dot_rows_q4_0_q8_0, dot_batch_q4_0_q8_0},
     {dot_iq4_nl_q8_0, dot_rows_iq4_nl_q8_0, dot_batch_iq4_nl_q8_0},
     {dot_q5_0_q8_0, dot_rows_q5_0_q8_0, dot_batch_q5_0_q8_0},
