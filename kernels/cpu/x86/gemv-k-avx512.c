@@ -559,38 +559,114 @@ static float dot_q3_k_q8_k(int64_t n, const void *w, const void *act)
  * top 2 at bits 2j of qh[32h + l]. int32 lane per block <= 2 * 2 * 32004 *
  * 128 + 2 * 2032 * 4096 < 2^25 (see the file comment). Offset: -32 *
  * sum_k sc_k bsums_k. */
+/* The weight half of a Q6_K super-block: the 6-bit quants (+32, as
+ * unsigned bytes), the scales spread for the two products, scale x -32
+ * for the offset against bsums, and d. */
+struct q6k_w {
+    __m512i wv[4];
+    __m512i s0, s1; /* k16_scaled's two scale spreads */
+    __m256i scm;    /* sc x -32 (int16) */
+    float d;
+};
+
+static inline __attribute__((always_inline)) void q6k_unpack(const struct lb_block_q6_k *b, struct q6k_w *u)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    /* qh bits 2j..2j+1 to bits 4-5: j=0 <<4, j=1 <<2 (elements 0..63 of the
+     * half); j=2 as is, j=3 >>2 (64..127) */
+    const __m512i sh_lo = counts16(4, 2), sh_hi = counts16(0, 2);
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+    for (int h = 0; h < 2; h++) {
+        const __m512i l = _mm512_loadu_si512(b->ql + 64 * h);
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
+        /* 0xF8: A | (B & C) */
+        u->wv[2 * h] = _mm512_ternarylogic_epi32(_mm512_and_si512(l, m4), _mm512_sllv_epi16(qh, sh_lo), m30, 0xF8);
+        u->wv[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                                     _mm512_srlv_epi16(qh, sh_hi), m30, 0xF8);
+    }
+    const __m512i scz = _mm512_zextsi256_si512(sc);
+    u->s0 = _mm512_permutexvar_epi16(IDX32(F_P16_0), scz);
+    u->s1 = _mm512_permutexvar_epi16(IDX32(F_P16_1), scz);
+    u->scm = _mm256_mullo_epi16(sc, _mm256_set1_epi16(-32));
+    u->d = fp16_to_f32(b->d);
+}
+
+/* The activation half: one unpacked super-block against one Q8_K block. */
+static inline __attribute__((always_inline)) void
+q6k_meet(const struct q6k_w *u, const struct lb_block_q8_k *a, __m512 *accf)
+{
+    __m512i p[2];
+    dot_packed(u->wv, a->qs, p);
+    const __m512i off =
+        _mm512_zextsi256_si512(_mm256_madd_epi16(u->scm, _mm256_loadu_si256((const __m256i *)a->bsums)));
+    const __m512i s = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(off, p[0], u->s0), p[1], u->s1);
+    const float d = u->d * a->d;
+    *accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), *accf);
+}
+
 static float dot_q6_k_q8_k(int64_t n, const void *w, const void *act)
 {
     const struct lb_block_q6_k *x = w;
     const struct lb_block_q8_k *a = act;
     const int64_t nb = n / LB_QK_K;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    /* qh bits 2j..2j+1 to bits 4-5: j=0 <<4, j=1 <<2 (elements 0..63 of the
-     * half); j=2 as is, j=3 >>2 (64..127) */
-    const __m512i sh_lo = counts16(4, 2), sh_hi = counts16(0, 2);
-    const __m256i m32 = _mm256_set1_epi16(-32);
     __m512 accf = _mm512_setzero_ps();
     for (int64_t ib = 0; ib < nb; ib++) {
-        const struct lb_block_q6_k *b = &x[ib];
-        const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
-        __m512i wv[4], p[2];
-        for (int h = 0; h < 2; h++) {
-            const __m512i l = _mm512_loadu_si512(b->ql + 64 * h);
-            const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)));
-            /* 0xF8: A | (B & C) */
-            wv[2 * h] = _mm512_ternarylogic_epi32(_mm512_and_si512(l, m4), _mm512_sllv_epi16(qh, sh_lo), m30, 0xF8);
-            wv[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
-                                                      _mm512_srlv_epi16(qh, sh_hi), m30, 0xF8);
-        }
-        dot_packed(wv, a[ib].qs, p);
-        const __m512i off = _mm512_zextsi256_si512(_mm256_madd_epi16(_mm256_mullo_epi16(sc, m32),
-                                                   _mm256_loadu_si256((const __m256i *)a[ib].bsums)));
-        const __m512i s = k16_scaled(&off, p, _mm512_zextsi256_si512(sc));
-
-        const float d = fp16_to_f32(b->d) * a[ib].d;
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);
+        struct q6k_w u;
+        q6k_unpack(&x[ib], &u);
+        q6k_meet(&u, &a[ib], &accf);
     }
     return hsum_ps(accf);
+}
+
+static void dot_rows_q6_k_q8_k(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
+{
+    for (int r = 0; r < n_rows; r++) y[r] = dot_q6_k_q8_k(n, (const char *)w + (size_t)r * rb, act);
+}
+
+/* Batch (prefill), as Q4_K's: each super-block unpacked once for the n_b
+ * activations (read as they are, Q8_K blocks), groups of BATCH_ROWS rows
+ * chunk by chunk with the accumulators in memory; same bits as the dot. */
+static inline __attribute__((always_inline)) void
+q6k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *const *act, int64_t b0, int64_t b1,
+                 __m512 *acc)
+{
+    for (int r = 0; r < g; r++) {
+        const struct lb_block_q6_k *x = (const struct lb_block_q6_k *)(w + (size_t)r * rb);
+        __m512 af[LB_GEMV_MAX_BATCH];
+        for (int k = 0; k < NB; k++) af[k] = acc[r * NB + k];
+        for (int64_t ib = b0; ib < b1; ib++) {
+            struct q6k_w u;
+            q6k_unpack(&x[ib], &u);
+            for (int k = 0; k < NB; k++) q6k_meet(&u, (const struct lb_block_q8_k *)act[k] + ib, &af[k]);
+        }
+        for (int k = 0; k < NB; k++) acc[r * NB + k] = af[k];
+    }
+}
+
+static void dot_batch_q6_k_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
+                                int n_b, int n_rows)
+{
+    const int64_t nb = n / LB_QK_K;
+    int64_t chunk = BATCH_PREP_BYTES / ((int64_t)n_b * (int64_t)sizeof(struct lb_block_q8_k));
+    if (chunk < 1) chunk = 1;
+    __m512 acc[BATCH_ROWS * LB_GEMV_MAX_BATCH];
+    for (int r0 = 0; r0 < n_rows; r0 += BATCH_ROWS) {
+        const int g = n_rows - r0 < BATCH_ROWS ? n_rows - r0 : BATCH_ROWS;
+        const char *wg = (const char *)w + (size_t)r0 * rb;
+        for (int i = 0; i < g * n_b; i++) acc[i] = _mm512_setzero_ps();
+        for (int64_t b0 = 0; b0 < nb; b0 += chunk) {
+            const int64_t b1 = nb - b0 < chunk ? nb : b0 + chunk;
+            switch (n_b) {
+#define NB_CASE(NB) \
+    case NB: q6k_batch_blocks(NB, wg, rb, g, act, b0, b1, acc); break;
+            NB_CASE(1) NB_CASE(2) NB_CASE(3) NB_CASE(4) NB_CASE(5) NB_CASE(6) NB_CASE(7) NB_CASE(8)
+#undef NB_CASE
+            default: LB_ASSERT(0 && "n_b outside 1..LB_GEMV_MAX_BATCH");
+            }
+        }
+        for (int r = 0; r < g; r++)
+            for (int k = 0; k < n_b; k++) y[k][r0 + r] = hsum_ps(acc[r * n_b + k]);
+    }
 }
 
 /* ---- IQ4_XS ---------------------------------------------------------- */
@@ -773,6 +849,7 @@ const struct lb_dot_table lb_gemv_table_k_avx512 = {dots, actqs};
 const struct lb_dot_rows_impl lb_gemv_rows_k_avx512[] = {
     {dot_q4_k_q8_k, dot_rows_q4_k_q8_k, dot_batch_q4_k_q8_k},
     {dot_iq4_xs_q8_k, dot_rows_iq4_xs_q8_k, NULL},
+    {dot_q6_k_q8_k, dot_rows_q6_k_q8_k, dot_batch_q6_k_q8_k},
     {NULL, NULL, NULL},
 };
 
