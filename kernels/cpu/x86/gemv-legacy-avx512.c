@@ -769,11 +769,91 @@ static void dot_batch_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void 
     }
 }
 
-/* dot_q8_0_q8_0 has no multi-row form: its dot_rows (for the pairing with
- * dot_batch) is the dot row by row. */
+/* Q8_0 rows against a lightly prepared activation: the quants copied to
+ * 128-byte aligned lines per four blocks and the d as floats (1.125 bytes
+ * per element: the raw activation's size; the earlier prepared form,
+ * 3 bytes per element with offset terms and spread scales, lost from DRAM
+ * to its own activation traffic, see dot_q8_0_q8_0). Q8_0 blocks are 34
+ * bytes, 17 words, so a four-block step (136 bytes) is three loads (64,
+ * 64, 8 bytes) and its quants two VPERMT2W ([qs0 | qs1] from words 1-16
+ * and 18-33, [qs2 | qs3] from 35-50 and 52-67), its four d one more
+ * (words 0, 17, 34, 51): no GPR packing of the scales. The arithmetic is
+ * dot_q8_0_q8_0's (the same integer lanes, the same d_w x d_a products,
+ * the same accumulators), so the bits are the same as its. */
+static const lb_widx q80_a = {L8(1), L8(9), L8(18), L8(26)};
+static const lb_widx q80_b = {L8(3), L8(11), L8(20), L8(28)};
+static const lb_widx q80_d = {0, 17, 34, 51};
+
+static void q80_prepare(const struct lb_block_q8_0 *y, int64_t ns, int8_t *qs, float *d)
+{
+    for (int64_t s = 0; s < 4 * ns; s++) {
+        memcpy(qs + 32 * s, y[s].qs, 32);
+        d[s] = fp16(y[s].d);
+    }
+}
+
+static inline __attribute__((always_inline)) void
+q80_row(const uint8_t *w, const int8_t *qs, const float *d, int64_t ns, __m512 *acc0, __m512 *acc1)
+{
+    const __m512i lo2 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i hi2 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+    const __m512i c = _mm512_set1_epi8((char)0x80), z = _mm512_setzero_si512();
+    const __m512i ia = ldidx(q80_a), ibx = ldidx(q80_b), id = ldidx(q80_d);
+    __m512 a0 = *acc0, a1 = *acc1;
+    for (int64_t s = 0; s < ns; s++, w += 136, qs += 128, d += 4) {
+        const __m512i w0 = ld64_once(w), w1 = ld64_once(w + 64);
+        const __m512i w2 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 128)));
+        const __m512i u01 = _mm512_xor_si512(_mm512_permutex2var_epi16(w0, ia, w1), c);
+        const __m512i u23 = _mm512_xor_si512(_mm512_permutex2var_epi16(w1, ibx, w2), c);
+        const __m128 dw = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(w0, id, w1)));
+        const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(d)));
+        const __m512i y01 = _mm512_load_si512(qs), y23 = _mm512_load_si512(qs + 64);
+        const __m512i i01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u01, y01), _mm512_dpbusd_epi32(z, c, y01));
+        const __m512i i23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u23, y23), _mm512_dpbusd_epi32(z, c, y23));
+        a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(lo2, s4), a0);
+        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(hi2, s4), a1);
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
 static void dot_rows_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
 {
-    for (int r = 0; r < n_rows; r++) y[r] = dot_q8_0_q8_0(n, (const uint8_t *)w + (size_t)r * rb, act);
+    const struct lb_block_q8_0 *a = act;
+    const int64_t nb = n / 32, ns = nb / 4;
+    _Alignas(64) int8_t qs_stack[PREP_STACK_STEPS * 128];
+    float d_stack[PREP_STACK_STEPS * 4];
+    int8_t *qs = qs_stack;
+    float *d = d_stack;
+    void *heap = NULL;
+    if (ns > PREP_STACK_STEPS) {
+        heap = prep_alloc(ns, 128 + 16);
+        if (heap) qs = heap, d = (float *)((char *)heap + (size_t)ns * 128);
+    }
+    const bool whole = ns <= PREP_STACK_STEPS || heap;
+    if (whole) q80_prepare(a, ns, qs, d);
+    for (int r = 0; r < n_rows; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        if (whole) {
+            q80_row(row, qs, d, ns, &acc0, &acc1);
+        } else {
+            for (int64_t s0 = 0; s0 < ns; s0 += PREP_STACK_STEPS) {
+                const int64_t k = ns - s0 < PREP_STACK_STEPS ? ns - s0 : PREP_STACK_STEPS;
+                q80_prepare(a + 4 * s0, k, qs, d);
+                q80_row(row + s0 * 136, qs, d, k, &acc0, &acc1);
+            }
+        }
+        const struct lb_block_q8_0 *x = (const struct lb_block_q8_0 *)row;
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        for (int64_t ib = ns * 4; ib < nb; ib++) {
+            int32_t si = 0;
+            for (int j = 0; j < 32; j++) si += x[ib].qs[j] * a[ib].qs[j];
+            sum += fp16(x[ib].d) * fp16(a[ib].d) * (float)si;
+        }
+        y[r] = sum;
+    }
+    free(heap);
 }
 
 /* ---- dots against Q8_1: rows against a prepared activation ------------ */
