@@ -302,6 +302,15 @@ static cJSON *report_new(void)
     return d;
 }
 
+/* base.json against new.json, one report a side */
+static enum lb_status compare_1v1(const cJSON *base, const cJSON *new_, const struct lb_compare_opts *o,
+                                  cJSON **cmp, struct lb_error *err)
+{
+    const cJSON *bd[1] = {base}, *nd[1] = {new_};
+    const char *bn[1] = {"base.json"}, *nn[1] = {"new.json"};
+    return lb_compare_reports(bd, 1, nd, 1, bn, nn, o, cmp, err);
+}
+
 static const cJSON *find_entry(const cJSON *arr, const char *bench)
 {
     const cJSON *e;
@@ -352,11 +361,9 @@ static void test_reports(void)
 
     struct lb_compare_opts o;
     lb_compare_opts_default(&o);
-    const cJSON *bd[1] = {base}, *nd[1] = {new_};
-    const char *bn[1] = {"base.json"}, *nn[1] = {"new.json"};
     cJSON *cmp = NULL;
     struct lb_error err;
-    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_OK);
+    CHECK_INT_EQ(compare_1v1(base, new_, &o, &cmp, &err), LB_OK);
     if (!cmp) return;
     CHECK_INT_EQ(lb_compare_regressions(cmp), 1);
     const cJSON *res = cJSON_GetObjectItem(cmp, "results");
@@ -382,7 +389,7 @@ static void test_reports(void)
     /* an ok result with a bad sample is bad input, named */
     cJSON *s = cJSON_GetObjectItem(cJSON_GetArrayItem(rn, 1), "samples_ns");
     cJSON_ReplaceItemInArray(s, 5, cJSON_CreateString("x"));
-    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_EINVAL);
+    CHECK_INT_EQ(compare_1v1(base, new_, &o, &cmp, &err), LB_EINVAL);
     CHECK(strstr(err.msg, "new.json") && strstr(err.msg, "results[1]"));
     cJSON_Delete(base);
     cJSON_Delete(new_);
@@ -419,11 +426,9 @@ static void test_normalize_ceiling(void)
 
     struct lb_compare_opts o;
     lb_compare_opts_default(&o);
-    const cJSON *bd[1] = {base}, *nd[1] = {new_};
-    const char *bn[1] = {"base.json"}, *nn[1] = {"new.json"};
     cJSON *cmp = NULL;
     struct lb_error err;
-    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_OK);
+    CHECK_INT_EQ(compare_1v1(base, new_, &o, &cmp, &err), LB_OK);
     if (cmp) {
         const cJSON *res = cJSON_GetObjectItem(cmp, "results");
         CHECK(!strcmp(cJSON_GetObjectItem(find_entry(res, "phase"), "class")->valuestring, "slower"));
@@ -431,7 +436,7 @@ static void test_normalize_ceiling(void)
         cJSON_Delete(cmp);
     }
     o.normalize_ceiling = true;
-    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_OK);
+    CHECK_INT_EQ(compare_1v1(base, new_, &o, &cmp, &err), LB_OK);
     if (cmp) {
         const cJSON *res = cJSON_GetObjectItem(cmp, "results");
         const cJSON *ph = find_entry(res, "phase"), *re = find_entry(res, "real");
@@ -451,10 +456,10 @@ static void test_normalize_ceiling(void)
     }
     /* probes missing or short: bad input naming the report and the fix */
     cJSON_DeleteItemFromObject(cJSON_GetArrayItem(rn, 1), "probe_gbs");
-    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_EINVAL);
+    CHECK_INT_EQ(compare_1v1(base, new_, &o, &cmp, &err), LB_EINVAL);
     CHECK(strstr(err.msg, "new.json") && strstr(err.msg, "--paired-ceiling"));
     cJSON_AddItemToObject(cJSON_GetArrayItem(rn, 1), "probe_gbs", cJSON_CreateDoubleArray(pb, 39));
-    CHECK_INT_EQ(lb_compare_reports(bd, 1, nd, 1, bn, nn, &o, &cmp, &err), LB_EINVAL);
+    CHECK_INT_EQ(compare_1v1(base, new_, &o, &cmp, &err), LB_EINVAL);
     CHECK(strstr(err.msg, "39 probe_gbs for 40"));
     cJSON_Delete(base);
     cJSON_Delete(new_);

@@ -56,6 +56,50 @@ extern const struct lb_dot_rows_impl lb_gemv_rows_legacy_avx512[];
 
 #endif /* LB_GEMV_HAVE_X86 */
 
+/* ---- the batch forms' common driver (lb_dot_batch_fn) -----------------
+ * Every batch form goes over groups of LB_BATCH_ROWS rows, and for each
+ * group over the row's units (steps, blocks) chunk by chunk, so that one
+ * chunk of the n_b activations (at most LB_BATCH_CHUNK_BYTES, L1) is read
+ * by all the rows of the group; the (row, activation) accumulators wait in
+ * a buffer between chunks. Measured (docs/gemv.md): whole rows at once
+ * were 0.6-0.7x of n_b single passes at 8192 columns; chunks of 16 KiB
+ * beat 12, 24 and 32.
+ *
+ * units[n_b - 1] runs units [u0, u1) of rows [0, g) at w for n_b
+ * activations (a constant in it, so its accumulators stay in registers);
+ * acc holds g x n_b accumulator records of acc_size bytes (<=
+ * LB_BATCH_ACC_MAX, 64-byte aligned, zeroed before a group), record
+ * r n_b + k for row r and activation k. finish turns record (r, k) into
+ * y[k][r]. ctx is the format's (its prepared or raw activations). Plain C
+ * (gemv.c), so it carries no ISA code into the ISA files. */
+#define LB_BATCH_ROWS 8
+#define LB_BATCH_CHUNK_BYTES (16 * 1024)
+#define LB_BATCH_ACC_MAX 128
+typedef void (*lb_batch_units_fn)(const char *w, size_t rb, int g, const void *ctx, int64_t u0, int64_t u1,
+                                  void *acc);
+typedef float (*lb_batch_finish_fn)(const void *acc_rec, const char *row, int k, const void *ctx);
+void lb_gemv_batch_run(const lb_batch_units_fn units[LB_GEMV_MAX_BATCH], lb_batch_finish_fn finish,
+                       const void *ctx, const void *w, size_t rb, float *const *y, int n_b, int n_rows,
+                       int64_t n_units, int64_t chunk_units, size_t acc_size);
+/* Units per chunk for n_b activations of unit_bytes each: at least
+ * min_units, rounded down to a multiple of multiple. */
+int64_t lb_gemv_batch_chunk(int n_b, size_t unit_bytes, int64_t multiple);
+
+/* Eight instantiations of an inline units body for n_b = 1..8, as the
+ * table lb_gemv_batch_run takes: BODY(NB, w, rb, g, ctx, u0, u1, acc). */
+#define LB_BATCH_UNITS_TABLE(name, BODY)                                                            \
+    LB_BATCH_UNITS_1(name, BODY, 1) LB_BATCH_UNITS_1(name, BODY, 2) LB_BATCH_UNITS_1(name, BODY, 3)  \
+    LB_BATCH_UNITS_1(name, BODY, 4) LB_BATCH_UNITS_1(name, BODY, 5) LB_BATCH_UNITS_1(name, BODY, 6)  \
+    LB_BATCH_UNITS_1(name, BODY, 7) LB_BATCH_UNITS_1(name, BODY, 8)                                   \
+    static const lb_batch_units_fn name[LB_GEMV_MAX_BATCH] = {name##_1, name##_2, name##_3, name##_4, \
+                                                               name##_5, name##_6, name##_7, name##_8};
+#define LB_BATCH_UNITS_1(name, BODY, NB)                                                            \
+    static void name##_##NB(const char *w, size_t rb, int g, const void *ctx, int64_t u0, int64_t u1, \
+                            void *acc)                                                              \
+    {                                                                                               \
+        BODY(NB, w, rb, g, ctx, u0, u1, acc);                                                       \
+    }
+
 /* The registry as gemv.c walks it, for tests: file is the table's source
  * file relative to kernels/cpu ("x86/gemv-k-avx2.c"). */
 struct lb_gemv_registry_entry {

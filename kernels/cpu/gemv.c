@@ -312,3 +312,31 @@ void lb_gemv_rows_batch(const struct lb_gemv *g, const void *w,
     for (size_t r = b; r < e; r++, row += rb)
         for (int k = 0; k < n_b; k++) y[k][r] = dot(n, row, act[k]);
 }
+
+/* ---- the batch forms' driver (gemv-impl.h) ------------------------------ */
+
+int64_t lb_gemv_batch_chunk(int n_b, size_t unit_bytes, int64_t multiple)
+{
+    int64_t c = LB_BATCH_CHUNK_BYTES / ((int64_t)n_b * (int64_t)unit_bytes) / multiple * multiple;
+    return c < multiple ? multiple : c;
+}
+
+void lb_gemv_batch_run(const lb_batch_units_fn units[LB_GEMV_MAX_BATCH], lb_batch_finish_fn finish,
+                       const void *ctx, const void *w, size_t rb, float *const *y, int n_b, int n_rows,
+                       int64_t n_units, int64_t chunk_units, size_t acc_size)
+{
+    LB_ASSERT(n_b >= 1 && n_b <= LB_GEMV_MAX_BATCH && acc_size <= LB_BATCH_ACC_MAX && chunk_units >= 1);
+    _Alignas(64) unsigned char acc[LB_BATCH_ROWS * LB_GEMV_MAX_BATCH * LB_BATCH_ACC_MAX];
+    const lb_batch_units_fn run = units[n_b - 1];
+    for (int r0 = 0; r0 < n_rows; r0 += LB_BATCH_ROWS) {
+        const int g = n_rows - r0 < LB_BATCH_ROWS ? n_rows - r0 : LB_BATCH_ROWS;
+        const char *wg = (const char *)w + (size_t)r0 * rb;
+        memset(acc, 0, (size_t)g * (size_t)n_b * acc_size); /* 0.0f is all zero bits */
+        for (int64_t u0 = 0; u0 < n_units; u0 += chunk_units)
+            run(wg, rb, g, ctx, u0, n_units - u0 < chunk_units ? n_units : u0 + chunk_units, acc);
+        for (int r = 0; r < g; r++)
+            for (int k = 0; k < n_b; k++)
+                y[k][r0 + r] = finish(acc + ((size_t)r * (size_t)n_b + (size_t)k) * acc_size,
+                                      wg + (size_t)r * rb, k, ctx);
+    }
+}

@@ -330,26 +330,23 @@ static void dot_rows_q4_k_q8_k(int64_t n, const void *w, size_t rb, const void *
  * for the n_b prepared activations (q4k_meet), every (row, activation)
  * seeing q4k_row's operations in order, so y[k][r] is dot_rows's result
  * for act[k] bit for bit. The activations are prepared once per call,
- * block by block interleaved (p[ib * n_b + k]); groups of BATCH_ROWS
- * rows go chunk by chunk (at most BATCH_PREP_BYTES of prepared blocks,
- * L1) with their accumulators in memory between chunks, as the legacy
- * formats' batch does (gemv-legacy-avx512.c says why). */
-/* Q4_K, same measurement as the legacy formats' (2026-11-25): 8
- * activations against 8 single passes, 1.6-1.76x at 2048 columns with any
- * chunk, at 8192 columns 1.06-1.15x with 32 KiB chunks, 1.31 with 24,
- * 1.50-1.53 with 16, 1.30 with 12. */
-#define BATCH_PREP_BYTES (16 * 1024)
-#define BATCH_ROWS 8
-
+ * block by block interleaved (p[ib * n_b + k]); rows, chunks (units:
+ * super-blocks) and accumulators come from the common driver
+ * (lb_gemv_batch_run, kernels/cpu/gemv-impl.h). Measured for Q4_K (8
+ * activations against 8 single passes, one thread, 2048 rows in cache,
+ * 2026-11-25): 1.6-1.76x at 2048 columns with any chunk, at 8192 columns
+ * 1.06-1.15x with 32 KiB chunks, 1.31 with 24, 1.50-1.53 with 16 (the
+ * driver's), 1.30 with 12. */
 struct q4k_acc {
     __m512 f;
     __m256 m;
 };
 
 static inline __attribute__((always_inline)) void
-q4k_batch_blocks(const int NB, const char *w, size_t rb, int g, const struct q4k_prep *p, int64_t b0, int64_t b1,
-                 struct q4k_acc *acc)
+q4k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t b0, int64_t b1, void *accv)
 {
+    const struct q4k_prep *p = ctx;
+    struct q4k_acc *acc = accv;
     for (int r = 0; r < g; r++) {
         const struct lb_block_q4_k *x = (const struct lb_block_q4_k *)(w + (size_t)r * rb);
         struct q4k_acc *ar = acc + (size_t)r * NB;
@@ -365,6 +362,15 @@ q4k_batch_blocks(const int NB, const char *w, size_t rb, int g, const struct q4k
     }
 }
 
+LB_BATCH_UNITS_TABLE(batch_units_q4_k, q4k_batch_blocks)
+
+static float finish_q4_k(const void *rec, const char *row, int k, const void *ctx)
+{
+    (void)row, (void)k, (void)ctx;
+    const struct q4k_acc *a = rec;
+    return hsum_ps(a->f) + hsum256_ps(a->m);
+}
+
 static void dot_batch_q4_k_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
                                 int n_b, int n_rows)
 {
@@ -378,26 +384,9 @@ static void dot_batch_q4_k_q8_k(int64_t n, const void *w, size_t rb, const void 
     for (int k = 0; k < n_b; k++)
         for (int64_t ib = 0; ib < nb; ib++)
             q4k_prepare((const struct lb_block_q8_k *)act[k] + ib, 1, &p[ib * n_b + k]);
-    int64_t chunk = BATCH_PREP_BYTES / ((int64_t)n_b * (int64_t)sizeof *p);
-    if (chunk < 1) chunk = 1;
-    struct q4k_acc acc[BATCH_ROWS * LB_GEMV_MAX_BATCH];
-    for (int r0 = 0; r0 < n_rows; r0 += BATCH_ROWS) {
-        const int g = n_rows - r0 < BATCH_ROWS ? n_rows - r0 : BATCH_ROWS;
-        const char *wg = (const char *)w + (size_t)r0 * rb;
-        for (int i = 0; i < g * n_b; i++) acc[i].f = _mm512_setzero_ps(), acc[i].m = _mm256_setzero_ps();
-        for (int64_t b0 = 0; b0 < nb; b0 += chunk) {
-            const int64_t b1 = nb - b0 < chunk ? nb : b0 + chunk;
-            switch (n_b) {
-#define NB_CASE(NB) \
-    case NB: q4k_batch_blocks(NB, wg, rb, g, p, b0, b1, acc); break;
-            NB_CASE(1) NB_CASE(2) NB_CASE(3) NB_CASE(4) NB_CASE(5) NB_CASE(6) NB_CASE(7) NB_CASE(8)
-#undef NB_CASE
-            default: LB_ASSERT(0 && "n_b outside 1..LB_GEMV_MAX_BATCH");
-            }
-        }
-        for (int r = 0; r < g; r++)
-            for (int k = 0; k < n_b; k++) y[k][r0 + r] = hsum_ps(acc[r * n_b + k].f) + hsum256_ps(acc[r * n_b + k].m);
-    }
+    _Static_assert(sizeof(struct q4k_acc) <= LB_BATCH_ACC_MAX, "accumulator record");
+    lb_gemv_batch_run(batch_units_q4_k, finish_q4_k, p, w, rb, y, n_b, n_rows, nb,
+                      lb_gemv_batch_chunk(n_b, sizeof *p, 1), sizeof(struct q4k_acc));
     free(p);
 }
 
@@ -624,12 +613,13 @@ static void dot_rows_q6_k_q8_k(int64_t n, const void *w, size_t rb, const void *
 }
 
 /* Batch (prefill), as Q4_K's: each super-block unpacked once for the n_b
- * activations (read as they are, Q8_K blocks), groups of BATCH_ROWS rows
- * chunk by chunk with the accumulators in memory; same bits as the dot. */
+ * activations (read as they are, Q8_K blocks) through the common driver;
+ * same bits as the dot. */
 static inline __attribute__((always_inline)) void
-q6k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *const *act, int64_t b0, int64_t b1,
-                 __m512 *acc)
+q6k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t b0, int64_t b1, void *accv)
 {
+    const void *const *act = ctx;
+    __m512 *acc = accv;
     for (int r = 0; r < g; r++) {
         const struct lb_block_q6_k *x = (const struct lb_block_q6_k *)(w + (size_t)r * rb);
         __m512 af[LB_GEMV_MAX_BATCH];
@@ -643,30 +633,19 @@ q6k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *cons
     }
 }
 
+LB_BATCH_UNITS_TABLE(batch_units_q6_k, q6k_batch_blocks)
+
+static float finish_q6_k(const void *rec, const char *row, int k, const void *ctx)
+{
+    (void)row, (void)k, (void)ctx;
+    return hsum_ps(*(const __m512 *)rec);
+}
+
 static void dot_batch_q6_k_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
                                 int n_b, int n_rows)
 {
-    const int64_t nb = n / LB_QK_K;
-    int64_t chunk = BATCH_PREP_BYTES / ((int64_t)n_b * (int64_t)sizeof(struct lb_block_q8_k));
-    if (chunk < 1) chunk = 1;
-    __m512 acc[BATCH_ROWS * LB_GEMV_MAX_BATCH];
-    for (int r0 = 0; r0 < n_rows; r0 += BATCH_ROWS) {
-        const int g = n_rows - r0 < BATCH_ROWS ? n_rows - r0 : BATCH_ROWS;
-        const char *wg = (const char *)w + (size_t)r0 * rb;
-        for (int i = 0; i < g * n_b; i++) acc[i] = _mm512_setzero_ps();
-        for (int64_t b0 = 0; b0 < nb; b0 += chunk) {
-            const int64_t b1 = nb - b0 < chunk ? nb : b0 + chunk;
-            switch (n_b) {
-#define NB_CASE(NB) \
-    case NB: q6k_batch_blocks(NB, wg, rb, g, act, b0, b1, acc); break;
-            NB_CASE(1) NB_CASE(2) NB_CASE(3) NB_CASE(4) NB_CASE(5) NB_CASE(6) NB_CASE(7) NB_CASE(8)
-#undef NB_CASE
-            default: LB_ASSERT(0 && "n_b outside 1..LB_GEMV_MAX_BATCH");
-            }
-        }
-        for (int r = 0; r < g; r++)
-            for (int k = 0; k < n_b; k++) y[k][r0 + r] = hsum_ps(acc[r * n_b + k]);
-    }
+    lb_gemv_batch_run(batch_units_q6_k, finish_q6_k, act, w, rb, y, n_b, n_rows, n / LB_QK_K,
+                      lb_gemv_batch_chunk(n_b, sizeof(struct lb_block_q8_k), 1), sizeof(__m512));
 }
 
 /* ---- IQ4_XS ---------------------------------------------------------- */

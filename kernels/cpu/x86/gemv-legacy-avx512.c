@@ -565,23 +565,32 @@ lane_batch_steps(enum lane_kind kind, const int NB, const uint8_t *w, size_t rb,
     }
 }
 
-/* Prepared lines read per chunk of steps: at most this many bytes (with
- * the group's weights and the accumulators, L1). A batch goes over
- * groups of BATCH_ROWS rows chunk by chunk (CHUNK = BATCH_PREP_BYTES /
- * (n_b x 256) steps, even), so each chunk of the n_b prepared activations
- * is read from L1 by all the rows of the group; the accumulators wait in
- * memory between chunks. Measured on the dev VM, one thread, 2048 rows in
- * cache, 8 activations against 8 single-activation passes (2026-11-25):
- * whole rows at once were 1.6-1.9x faster at 2048 columns (8 x 4 KiB
- * prepared) but 0.6-0.7x at 8192 (128 KiB prepared, from L2 at every
- * step); chunks of 32 KiB gave 1.5-1.65x / 1.25-1.32x, of 16 KiB
- * 1.31-1.48x at 2048-8192 columns, of 12 KiB 1.25-1.33x. */
-#define BATCH_PREP_BYTES (16 * 1024)
-#define BATCH_ROWS 8
+/* Chunks, row groups and the accumulator buffer come from the common
+ * driver (lb_gemv_batch_run, kernels/cpu/gemv-impl.h); its 16 KiB chunk
+ * was measured here first (docs/gemv.md: 8 activations against 8 single
+ * passes, one thread, 2048 rows in cache: whole rows at once 1.6-1.9x at
+ * 2048 columns but 0.6-0.7x at 8192; 32 KiB chunks 1.5-1.65x / 1.25-1.32x,
+ * 16 KiB 1.31-1.48x at 2048-8192 columns, 12 KiB 1.25-1.33x). A unit is a
+ * four-block step; chunks are an even number of them (lane_batch_steps
+ * starts at an even step). */
+struct lane_batch_ctx {
+    const struct lane_prep *p; /* ns steps x n_b, interleaved */
+    const void *const *act;
+    int64_t ns, nb;
+};
+
+static inline __attribute__((always_inline)) float
+lane_batch_finish(enum lane_kind kind, const void *rec, const char *row, int k, const void *ctx)
+{
+    const __m512 *a = rec;
+    const struct lane_batch_ctx *c = ctx;
+    return _mm512_reduce_add_ps(_mm512_add_ps(a[0], a[1])) +
+           lane_leftover(kind, (const uint8_t *)row, c->act[k], c->ns * 4, c->nb);
+}
 
 static inline __attribute__((always_inline)) void
-lane_batch(enum lane_kind kind, int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
-           int n_b, int n_rows)
+lane_batch(enum lane_kind kind, const lb_batch_units_fn *units, lb_batch_finish_fn finish, int64_t n, const void *w,
+           size_t rb, const void *const *act, float *const *y, int n_b, int n_rows)
 {
     const int64_t nb = n / 32, ns = nb / 4;
     struct lane_prep *p = ns > 0 ? prep_alloc(ns * n_b, sizeof *p) : NULL;
@@ -590,49 +599,45 @@ lane_batch(enum lane_kind kind, int64_t n, const void *w, size_t rb, const void 
         return;
     }
     for (int k = 0; k < n_b; k++) lane_prepare_strided(act[k], ns, lane_c(kind), p + k, n_b);
-    int64_t chunk = BATCH_PREP_BYTES / (n_b * (int64_t)sizeof *p) / 2 * 2;
-    if (chunk < 2) chunk = 2;
-    __m512 acc[BATCH_ROWS * LB_GEMV_MAX_BATCH * 2];
-    for (int r0 = 0; r0 < n_rows; r0 += BATCH_ROWS) {
-        const int g = n_rows - r0 < BATCH_ROWS ? n_rows - r0 : BATCH_ROWS;
-        const uint8_t *wg = (const uint8_t *)w + (size_t)r0 * rb;
-        for (int i = 0; i < g * n_b * 2; i++) acc[i] = _mm512_setzero_ps();
-        for (int64_t s0 = 0; s0 < ns; s0 += chunk) {
-            const int64_t s1 = ns - s0 < chunk ? ns : s0 + chunk;
-            switch (n_b) {
-#define NB_CASE(NB) \
-    case NB: lane_batch_steps(kind, NB, wg, rb, g, p, s0, s1, acc); break;
-            NB_CASE(1) NB_CASE(2) NB_CASE(3) NB_CASE(4) NB_CASE(5) NB_CASE(6) NB_CASE(7) NB_CASE(8)
-#undef NB_CASE
-            default: LB_ASSERT(0 && "n_b outside 1..LB_GEMV_MAX_BATCH");
-            }
-        }
-        for (int r = 0; r < g; r++)
-            for (int k = 0; k < n_b; k++) {
-                const __m512 *ar = acc + ((size_t)r * n_b + k) * 2;
-                y[k][r0 + r] = _mm512_reduce_add_ps(_mm512_add_ps(ar[0], ar[1])) +
-                               lane_leftover(kind, wg + (size_t)r * rb, act[k], ns * 4, nb);
-            }
-    }
+    const struct lane_batch_ctx c = {p, act, ns, nb};
+    lb_gemv_batch_run(units, finish, &c, w, rb, y, n_b, n_rows, ns, lb_gemv_batch_chunk(n_b, sizeof *p, 2),
+                      2 * sizeof(__m512));
     free(p);
 }
 
-#define LANE_FNS(name, kind)                                                                       \
-    static void dot_rows_##name##_q8_0(int64_t n, const void *w, size_t rb, const void *act, float *y, \
-                                       int n_rows)                                                 \
+/* A format's dot_rows over lane_rows (or lane1_rows) and its single-row
+ * dot as the one-row case of it, so both give the same bits. */
+#define ROWS_AND_DOT(name, act, rows_fn, kind)                                                      \
+    static void dot_rows_##name##_##act(int64_t n, const void *w, size_t rb, const void *a, float *y, \
+                                        int n_rows)                                                \
     {                                                                                              \
-        lane_rows(kind, n, w, rb, act, y, n_rows);                                                 \
+        rows_fn(kind, n, w, rb, a, y, n_rows);                                                     \
     }                                                                                              \
-    static float dot_##name##_q8_0(int64_t n, const void *w, const void *act)                      \
+    static float dot_##name##_##act(int64_t n, const void *w, const void *a)                       \
     {                                                                                              \
         float y;                                                                                   \
-        dot_rows_##name##_q8_0(n, w, 0, act, &y, 1);                                               \
+        dot_rows_##name##_##act(n, w, 0, a, &y, 1);                                                \
         return y;                                                                                  \
+    }
+
+#define LANE_FNS(name, kind)                                                                       \
+    ROWS_AND_DOT(name, q8_0, lane_rows, kind)                                                      \
+    static inline __attribute__((always_inline)) void units_##name(const int NB, const char *w, size_t rb, \
+                                                                   int g, const void *ctx, int64_t u0, \
+                                                                   int64_t u1, void *acc)           \
+    {                                                                                              \
+        lane_batch_steps(kind, NB, (const uint8_t *)w, rb, g, ((const struct lane_batch_ctx *)ctx)->p, u0, u1, \
+                         (__m512 *)acc);                                                           \
+    }                                                                                              \
+    LB_BATCH_UNITS_TABLE(batch_units_##name, units_##name)                                         \
+    static float finish_##name(const void *rec, const char *row, int k, const void *ctx)           \
+    {                                                                                              \
+        return lane_batch_finish(kind, rec, row, k, ctx);                                          \
     }                                                                                              \
     static void dot_batch_##name##_q8_0(int64_t n, const void *w, size_t rb, const void *const *act, \
                                         float *const *y, int n_b, int n_rows)                      \
     {                                                                                              \
-        lane_batch(kind, n, w, rb, act, y, n_b, n_rows);                                           \
+        lane_batch(kind, batch_units_##name, finish_##name, n, w, rb, act, y, n_b, n_rows);         \
     }
 LANE_FNS(q4_0, LANE_Q4_0)
 LANE_FNS(iq4_nl, LANE_IQ4_NL)
@@ -692,83 +697,6 @@ static float dot_q8_0_q8_0(int64_t n, const void *vw, const void *va)
     return sum;
 }
 
-/* Q8_0 batch (prefill): dot_q8_0_q8_0's arithmetic with the weight half
- * (two 32-byte loads and the XOR per block pair, the four d as floats)
- * done once per four blocks for up to 8 activations, whose quants are read
- * as they are. Groups of BATCH_ROWS rows go chunk by chunk (at most
- * BATCH_PREP_BYTES of activation blocks, a multiple of four blocks) with
- * the accumulators in memory between chunks, as lane_batch does; every
- * (row, activation) sees dot_q8_0_q8_0's operations in order (its ms4 is
- * the same product of the same floats), so the bits are the same. */
-static inline __attribute__((always_inline)) void
-q8_batch_blocks(const int NB, const uint8_t *w, size_t rb, int g, const void *const *act, int64_t b0, int64_t b1,
-                __m512 *acc)
-{
-    const __m512i lo2 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i hi2 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
-    const __m512i c = _mm512_set1_epi8((char)0x80), z = _mm512_setzero_si512();
-    for (int r = 0; r < g; r++) {
-        const struct lb_block_q8_0 *x = (const struct lb_block_q8_0 *)(w + (size_t)r * rb);
-        __m512 a0[LB_GEMV_MAX_BATCH], a1[LB_GEMV_MAX_BATCH];
-        __m512 *ar = acc + (size_t)r * NB * 2;
-        for (int k = 0; k < NB; k++) a0[k] = ar[2 * k], a1[k] = ar[2 * k + 1];
-        for (int64_t ib = b0; ib < b1; ib += 4) {
-            const __m512i u01 = _mm512_xor_si512(ld2x32(x[ib].qs, x[ib + 1].qs), c);
-            const __m512i u23 = _mm512_xor_si512(ld2x32(x[ib + 2].qs, x[ib + 3].qs), c);
-            const __m128 xd = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)FIELD4(x, ib, d)));
-            for (int k = 0; k < NB; k++) {
-                const struct lb_block_q8_0 *y = act[k];
-                const __m128 yd = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)FIELD4(y, ib, d)));
-                const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(xd, yd));
-                const __m512i y01 = ld2x32(y[ib].qs, y[ib + 1].qs), y23 = ld2x32(y[ib + 2].qs, y[ib + 3].qs);
-                const __m512i i01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u01, y01), _mm512_dpbusd_epi32(z, c, y01));
-                const __m512i i23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u23, y23), _mm512_dpbusd_epi32(z, c, y23));
-                a0[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(lo2, s4), a0[k]);
-                a1[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(hi2, s4), a1[k]);
-            }
-        }
-        for (int k = 0; k < NB; k++) ar[2 * k] = a0[k], ar[2 * k + 1] = a1[k];
-    }
-}
-
-static void dot_batch_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
-                                int n_b, int n_rows)
-{
-    const int64_t nb = n / 32, nb4 = nb / 4 * 4;
-    int64_t chunk = BATCH_PREP_BYTES / ((int64_t)n_b * (int64_t)sizeof(struct lb_block_q8_0)) / 4 * 4;
-    if (chunk < 4) chunk = 4;
-    __m512 acc[BATCH_ROWS * LB_GEMV_MAX_BATCH * 2];
-    for (int r0 = 0; r0 < n_rows; r0 += BATCH_ROWS) {
-        const int g = n_rows - r0 < BATCH_ROWS ? n_rows - r0 : BATCH_ROWS;
-        const uint8_t *wg = (const uint8_t *)w + (size_t)r0 * rb;
-        for (int i = 0; i < g * n_b * 2; i++) acc[i] = _mm512_setzero_ps();
-        for (int64_t b0 = 0; b0 < nb4; b0 += chunk) {
-            const int64_t b1 = nb4 - b0 < chunk ? nb4 : b0 + chunk;
-            switch (n_b) {
-#define NB_CASE(NB) \
-    case NB: q8_batch_blocks(NB, wg, rb, g, act, b0, b1, acc); break;
-            NB_CASE(1) NB_CASE(2) NB_CASE(3) NB_CASE(4) NB_CASE(5) NB_CASE(6) NB_CASE(7) NB_CASE(8)
-#undef NB_CASE
-            default: LB_ASSERT(0 && "n_b outside 1..LB_GEMV_MAX_BATCH");
-            }
-        }
-        for (int r = 0; r < g; r++) {
-            const struct lb_block_q8_0 *x = (const struct lb_block_q8_0 *)(wg + (size_t)r * rb);
-            for (int k = 0; k < n_b; k++) {
-                const __m512 *ar = acc + ((size_t)r * n_b + k) * 2;
-                const struct lb_block_q8_0 *ya = act[k];
-                float sum = _mm512_reduce_add_ps(_mm512_add_ps(ar[0], ar[1]));
-                for (int64_t ib = nb4; ib < nb; ib++) {
-                    int32_t si = 0;
-                    for (int j = 0; j < 32; j++) si += x[ib].qs[j] * ya[ib].qs[j];
-                    sum += fp16(x[ib].d) * fp16(ya[ib].d) * (float)si;
-                }
-                y[k][r0 + r] = sum;
-            }
-        }
-    }
-}
-
 /* Q8_0 rows against a lightly prepared activation: the quants copied to
  * 128-byte aligned lines per four blocks and the d as floats (1.125 bytes
  * per element: the raw activation's size; the earlier prepared form,
@@ -792,26 +720,47 @@ static void q80_prepare(const struct lb_block_q8_0 *y, int64_t ns, int8_t *qs, f
     }
 }
 
+/* The weight half of a four-block step: unsigned quants (w ^ 0x80) of
+ * blocks 0-1 and 2-3, the four d as floats. */
+struct q80_w {
+    __m512i u01, u23;
+    __m128 dw;
+};
+
+static inline __attribute__((always_inline)) void q80_unpack(const uint8_t *w, struct q80_w *u)
+{
+    const __m512i c = _mm512_set1_epi8((char)0x80);
+    const __m512i w0 = ld64_once(w), w1 = ld64_once(w + 64);
+    const __m512i w2 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 128)));
+    u->u01 = _mm512_xor_si512(_mm512_permutex2var_epi16(w0, ldidx(q80_a), w1), c);
+    u->u23 = _mm512_xor_si512(_mm512_permutex2var_epi16(w1, ldidx(q80_b), w2), c);
+    u->dw = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(w0, ldidx(q80_d), w1)));
+}
+
+/* The activation half: against one prepared step (qs: 128 aligned bytes,
+ * d: four floats), into the two accumulators (blocks 0-1, 2-3). */
 static inline __attribute__((always_inline)) void
-q80_row(const uint8_t *w, const int8_t *qs, const float *d, int64_t ns, __m512 *acc0, __m512 *acc1)
+q80_meet(const struct q80_w *u, const int8_t *qs, const float *d, __m512 *a0, __m512 *a1)
 {
     const __m512i lo2 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m512i hi2 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
     const __m512i c = _mm512_set1_epi8((char)0x80), z = _mm512_setzero_si512();
-    const __m512i ia = ldidx(q80_a), ibx = ldidx(q80_b), id = ldidx(q80_d);
+    const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(u->dw, _mm_loadu_ps(d)));
+    const __m512i y01 = _mm512_load_si512(qs), y23 = _mm512_load_si512(qs + 64);
+    const __m512i i01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u->u01, y01), _mm512_dpbusd_epi32(z, c, y01));
+    const __m512i i23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u->u23, y23), _mm512_dpbusd_epi32(z, c, y23));
+    *a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(lo2, s4), *a0);
+    *a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(hi2, s4), *a1);
+}
+
+static inline __attribute__((always_inline)) void
+q80_row(const uint8_t *w, const int8_t *qs, const float *d, int64_t ns, __m512 *acc0, __m512 *acc1)
+{
     __m512 a0 = *acc0, a1 = *acc1;
     for (int64_t s = 0; s < ns; s++, w += 136, qs += 128, d += 4) {
-        const __m512i w0 = ld64_once(w), w1 = ld64_once(w + 64);
-        const __m512i w2 = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(w + 128)));
-        const __m512i u01 = _mm512_xor_si512(_mm512_permutex2var_epi16(w0, ia, w1), c);
-        const __m512i u23 = _mm512_xor_si512(_mm512_permutex2var_epi16(w1, ibx, w2), c);
-        const __m128 dw = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(w0, id, w1)));
-        const __m512 s4 = _mm512_castps128_ps512(_mm_mul_ps(dw, _mm_loadu_ps(d)));
-        const __m512i y01 = _mm512_load_si512(qs), y23 = _mm512_load_si512(qs + 64);
-        const __m512i i01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u01, y01), _mm512_dpbusd_epi32(z, c, y01));
-        const __m512i i23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u23, y23), _mm512_dpbusd_epi32(z, c, y23));
-        a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(lo2, s4), a0);
-        a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(hi2, s4), a1);
+        struct q80_w u;
+        q80_unpack(w, &u);
+        q80_meet(&u, qs, d, &a0, &a1);
     }
     *acc0 = a0;
     *acc1 = a1;
@@ -854,6 +803,75 @@ static void dot_rows_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *
         y[r] = sum;
     }
     free(heap);
+}
+
+/* Q8_0 batch (prefill): each four-block step of a row unpacked once
+ * (q80_unpack) for up to 8 activations prepared as for dot_rows, step by
+ * step interleaved (qs[(s n_b + k) 128], d[(s n_b + k) 4]), through the
+ * common driver (units: steps); q80_row's operations in order for every
+ * (row, activation), so the bits are dot_rows's. */
+struct q80_batch_ctx {
+    const int8_t *qs;
+    const float *d;
+    const void *const *act;
+    int64_t nb;
+};
+
+static inline __attribute__((always_inline)) void
+q80_batch_steps(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t s0, int64_t s1, void *accv)
+{
+    const struct q80_batch_ctx *c = ctx;
+    __m512 *acc = accv;
+    for (int r = 0; r < g; r++) {
+        const uint8_t *ws = (const uint8_t *)w + (size_t)r * rb + s0 * 136;
+        __m512 a0[LB_GEMV_MAX_BATCH], a1[LB_GEMV_MAX_BATCH];
+        __m512 *ar = acc + (size_t)r * NB * 2;
+        for (int k = 0; k < NB; k++) a0[k] = ar[2 * k], a1[k] = ar[2 * k + 1];
+        for (int64_t s = s0; s < s1; s++, ws += 136) {
+            struct q80_w u;
+            q80_unpack(ws, &u);
+            for (int k = 0; k < NB; k++)
+                q80_meet(&u, c->qs + (s * NB + k) * 128, c->d + (s * NB + k) * 4, &a0[k], &a1[k]);
+        }
+        for (int k = 0; k < NB; k++) ar[2 * k] = a0[k], ar[2 * k + 1] = a1[k];
+    }
+}
+
+LB_BATCH_UNITS_TABLE(batch_units_q8_0, q80_batch_steps)
+
+static float finish_q8_0(const void *rec, const char *row, int k, const void *ctx)
+{
+    const struct q80_batch_ctx *c = ctx;
+    const __m512 *a = rec;
+    const struct lb_block_q8_0 *x = (const struct lb_block_q8_0 *)row, *ya = c->act[k];
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(a[0], a[1]));
+    for (int64_t ib = c->nb / 4 * 4; ib < c->nb; ib++) {
+        int32_t si = 0;
+        for (int j = 0; j < 32; j++) si += x[ib].qs[j] * ya[ib].qs[j];
+        sum += fp16(x[ib].d) * fp16(ya[ib].d) * (float)si;
+    }
+    return sum;
+}
+
+static void dot_batch_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
+                                int n_b, int n_rows)
+{
+    const int64_t nb = n / 32, ns = nb / 4;
+    char *buf = ns > 0 ? prep_alloc(ns * n_b, 128 + 16) : NULL;
+    if (!buf) { /* one activation at a time: the same bits */
+        for (int k = 0; k < n_b; k++) dot_rows_q8_0_q8_0(n, w, rb, act[k], y[k], n_rows);
+        return;
+    }
+    int8_t *qs = (int8_t *)buf;
+    float *d = (float *)(buf + (size_t)ns * (size_t)n_b * 128);
+    for (int64_t s = 0; s < ns; s++)
+        for (int k = 0; k < n_b; k++)
+            q80_prepare((const struct lb_block_q8_0 *)act[k] + 4 * s, 1, qs + (s * n_b + k) * 128,
+                        d + (s * n_b + k) * 4);
+    const struct q80_batch_ctx c = {qs, d, act, nb};
+    lb_gemv_batch_run(batch_units_q8_0, finish_q8_0, &c, w, rb, y, n_b, n_rows, ns,
+                      lb_gemv_batch_chunk(n_b, 128 + 16, 1), 2 * sizeof(__m512));
+    free(buf);
 }
 
 /* ---- dots against Q8_1: rows against a prepared activation ------------ */
@@ -964,20 +982,8 @@ lane1_rows(enum lane1_kind kind, int64_t n, const void *w, size_t rb, const void
     free(heap);
 }
 
-#define LANE1_FNS(name, kind)                                                                      \
-    static void dot_rows_##name##_q8_1(int64_t n, const void *w, size_t rb, const void *act, float *y, \
-                                       int n_rows)                                                 \
-    {                                                                                              \
-        lane1_rows(kind, n, w, rb, act, y, n_rows);                                                \
-    }                                                                                              \
-    static float dot_##name##_q8_1(int64_t n, const void *w, const void *act)                      \
-    {                                                                                              \
-        float y;                                                                                   \
-        dot_rows_##name##_q8_1(n, w, 0, act, &y, 1);                                               \
-        return y;                                                                                  \
-    }
-LANE1_FNS(q4_1, LANE1_Q4_1)
-LANE1_FNS(q5_1, LANE1_Q5_1)
+ROWS_AND_DOT(q4_1, q8_1, lane1_rows, LANE1_Q4_1)
+ROWS_AND_DOT(q5_1, q8_1, lane1_rows, LANE1_Q5_1)
 
 /* ---- activation quantizers -------------------------------------------- */
 /* Bit-exact with quant.c's q8_block32: d = fp16(amax / 127) (VCVTPS2PH
