@@ -400,37 +400,101 @@ static float dot_q4_k_q8_k(int64_t n, const void *w, const void *act)
 /* q in [0, 31]: as Q4_K plus the fifth bit of element 64c + l (l < 32),
  * bit 2c of qh[l], and of 64c + 32 + l, bit 2c + 1, added as 16 where a
  * VPTESTMB of the broadcast qh sets it. */
+/* The weight half of a Q5_K super-block: the 5-bit quants, the unpacked
+ * [sc, mn] bytes, d and dmin as floats. */
+struct q5k_w {
+    __m512i wv[4];
+    __m512i sm;
+    __m128 dd;
+};
+
+static inline __attribute__((always_inline)) void q5k_unpack(const struct lb_block_q5_k *b, struct q5k_w *u)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10), cnt = counts16(0, 4);
+    u->sm = _mm512_broadcast_i32x4(k4_scales_mins(b->scales));
+    const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qh));
+    for (int c = 0; c < 4; c++) {
+        const __m512i hb = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * c))),
+                                              _mm256_set1_epi8((char)(1 << (2 * c + 1))), 1);
+        u->wv[c] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * c, cnt), m4);
+        u->wv[c] = _mm512_mask_add_epi8(u->wv[c], _mm512_test_epi8_mask(hm, hb), u->wv[c], b16);
+    }
+    uint32_t dd;
+    memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
+    u->dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
+}
+
+/* The activation half, into accf (d-scaled sums) and accm (dmin-scaled
+ * mins, subtracted at the end). */
+static inline __attribute__((always_inline)) void
+q5k_meet(const struct q5k_w *u, const struct lb_block_q8_k *a, __m512 *accf, __m256 *accm)
+{
+    __m512i p[2];
+    dot_packed(u->wv, a->qs, p);
+    const __m512i s = k4_scaled(p, u->sm);
+    const __m256i smin = k4_mins(u->sm, a->bsums);
+    const __m128 dv = _mm_mul_ps(u->dd, _mm_set1_ps(a->d));
+    *accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), *accf);
+    *accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)), *accm);
+}
+
 static float dot_q5_k_q8_k(int64_t n, const void *w, const void *act)
 {
     const struct lb_block_q5_k *x = w;
     const struct lb_block_q8_k *a = act;
     const int64_t nb = n / LB_QK_K;
-    const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(0x10), cnt = counts16(0, 4);
-    __m512i hb[4];
-    for (int c = 0; c < 4; c++)
-        hb[c] = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * c))), _mm256_set1_epi8((char)(1 << (2 * c + 1))), 1);
     __m512 accf = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < nb; ib++) {
-        const struct lb_block_q5_k *b = &x[ib];
-        const __m512i sm = _mm512_broadcast_i32x4(k4_scales_mins(b->scales));
-        const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qh));
-        __m512i wv[4], p[2];
-        for (int c = 0; c < 4; c++) {
-            wv[c] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * c, cnt), m4);
-            wv[c] = _mm512_mask_add_epi8(wv[c], _mm512_test_epi8_mask(hm, hb[c]), wv[c], b16);
-        }
-        dot_packed(wv, a[ib].qs, p);
-        const __m512i s = k4_scaled(p, sm);
-        const __m256i smin = k4_mins(sm, a[ib].bsums);
-
-        uint32_t dd;
-        memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
-        const __m128 dv = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[ib].d));
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), accf);
-        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)), accm);
+        struct q5k_w u;
+        q5k_unpack(&x[ib], &u);
+        q5k_meet(&u, &a[ib], &accf, &accm);
     }
     return hsum_ps(accf) - hsum256_ps(accm);
+}
+
+static void dot_rows_q5_k_q8_k(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
+{
+    for (int r = 0; r < n_rows; r++) y[r] = dot_q5_k_q8_k(n, (const char *)w + (size_t)r * rb, act);
+}
+
+/* Batch (prefill), as Q6_K's: each super-block unpacked once for the n_b
+ * activations (Q8_K blocks as they are) through the common driver; the
+ * dot's operations in order, so the same bits. */
+static inline __attribute__((always_inline)) void
+q5k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t b0, int64_t b1, void *accv)
+{
+    const void *const *act = ctx;
+    struct q4k_acc *acc = accv;
+    for (int r = 0; r < g; r++) {
+        const struct lb_block_q5_k *x = (const struct lb_block_q5_k *)(w + (size_t)r * rb);
+        struct q4k_acc *ar = acc + (size_t)r * NB;
+        __m512 af[LB_GEMV_MAX_BATCH];
+        __m256 am[LB_GEMV_MAX_BATCH];
+        for (int k = 0; k < NB; k++) af[k] = ar[k].f, am[k] = ar[k].m;
+        for (int64_t ib = b0; ib < b1; ib++) {
+            struct q5k_w u;
+            q5k_unpack(&x[ib], &u);
+            for (int k = 0; k < NB; k++) q5k_meet(&u, (const struct lb_block_q8_k *)act[k] + ib, &af[k], &am[k]);
+        }
+        for (int k = 0; k < NB; k++) ar[k].f = af[k], ar[k].m = am[k];
+    }
+}
+
+LB_BATCH_UNITS_TABLE(batch_units_q5_k, q5k_batch_blocks)
+
+static float finish_q5_k(const void *rec, const char *row, int k, const void *ctx)
+{
+    (void)row, (void)k, (void)ctx;
+    const struct q4k_acc *a = rec;
+    return hsum_ps(a->f) - hsum256_ps(a->m);
+}
+
+static void dot_batch_q5_k_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
+                                int n_b, int n_rows)
+{
+    lb_gemv_batch_run(batch_units_q5_k, finish_q5_k, act, w, rb, y, n_b, n_rows, n / LB_QK_K,
+                      lb_gemv_batch_chunk(n_b, sizeof(struct lb_block_q8_k), 1), sizeof(struct q4k_acc));
 }
 
 /* ---- Q2_K, Q3_K, Q6_K: 16 sub-blocks of 16 ---------------------------- */
@@ -829,6 +893,7 @@ const struct lb_dot_rows_impl lb_gemv_rows_k_avx512[] = {
     {dot_q4_k_q8_k, dot_rows_q4_k_q8_k, dot_batch_q4_k_q8_k},
     {dot_iq4_xs_q8_k, dot_rows_iq4_xs_q8_k, NULL},
     {dot_q6_k_q8_k, dot_rows_q6_k_q8_k, dot_batch_q6_k_q8_k},
+    {dot_q5_k_q8_k, dot_rows_q5_k_q8_k, dot_batch_q5_k_q8_k},
     {NULL, NULL, NULL},
 };
 
