@@ -699,7 +699,8 @@ q6k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx,
 
 LB_BATCH_UNITS_TABLE(batch_units_q6_k, q6k_batch_blocks)
 
-static float finish_q6_k(const void *rec, const char *row, int k, const void *ctx)
+/* a record of one f32 accumulator (Q6_K, IQ4_XS) */
+static float finish_hsum(const void *rec, const char *row, int k, const void *ctx)
 {
     (void)row, (void)k, (void)ctx;
     return hsum_ps(*(const __m512 *)rec);
@@ -708,7 +709,7 @@ static float finish_q6_k(const void *rec, const char *row, int k, const void *ct
 static void dot_batch_q6_k_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
                                 int n_b, int n_rows)
 {
-    lb_gemv_batch_run(batch_units_q6_k, finish_q6_k, act, w, rb, y, n_b, n_rows, n / LB_QK_K,
+    lb_gemv_batch_run(batch_units_q6_k, finish_hsum, act, w, rb, y, n_b, n_rows, n / LB_QK_K,
                       lb_gemv_batch_chunk(n_b, sizeof(struct lb_block_q8_k), 1), sizeof(__m512));
 }
 
@@ -753,43 +754,68 @@ static void iq4xs_prepare(const struct lb_block_q8_k *a, int64_t nb, struct iq4x
 #define F_XS0(i) ((i) / 8)
 #define F_XS1(i) (4 + (i) / 8)
 
-static inline __attribute__((always_inline)) __m512
-iq4xs_row(const struct lb_block_iq4_xs *x, const struct iq4xs_prep *p, int64_t nb, __m512 accf)
+/* The weight half of an IQ4_XS super-block: the table magnitudes of the
+ * four nibble vectors, where the value is negative, the two scale
+ * spreads, d. */
+struct iq4xs_w {
+    __m512i t[4];
+    __mmask64 neg[4];
+    __m512i s0, s1;
+    float d;
+};
+
+static inline __attribute__((always_inline)) void iq4xs_unpack(const struct lb_block_iq4_xs *b, struct iq4xs_w *u)
 {
     const __m512i m4 = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
     const __m512i tabs = _mm512_broadcast_i32x4(_mm_abs_epi8(_mm_loadu_si128((const __m128i *)lb_kvalues_iq4nl)));
-    const __m512i i0 = IDX32(F_XS0), i1 = IDX32(F_XS1);
+    /* ls - 32 as int16 lanes 0-7: the low nibble k of scales_l (bytes 4..7
+     * of the block) and bits 2k..2k+1 of scales_h (bytes 2, 3) above it;
+     * vector ops, as the scalar bit spreading cost ~24 instructions per
+     * block */
+    const __m128i hdr = _mm_loadu_si128((const __m128i *)b);
+    const __m128i lw = _mm_srlv_epi16(_mm_shuffle_epi8(hdr, _mm_setr_epi8(4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1)),
+                                      _mm_setr_epi16(0, 4, 0, 4, 0, 4, 0, 4));
+    __m128i hw = _mm_srlv_epi16(_mm_shuffle_epi8(hdr, _mm_setr_epi8(2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)),
+                                _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14));
+    hw = _mm_slli_epi16(_mm_and_si128(hw, _mm_set1_epi16(3)), 4);
+    /* 0xE4: C ? A : B bitwise, C = 0x000F; hw has no bit below 4 */
+    const __m128i ls = _mm_ternarylogic_epi32(lw, hw, _mm_set1_epi16(0x000F), 0xE4);
+    const __m512i scz = _mm512_zextsi128_si512(_mm_sub_epi16(ls, _mm_set1_epi16(32)));
+    const __m512i q0 = _mm512_loadu_si512(b->qs), q1 = _mm512_loadu_si512(b->qs + 64);
+    const __m512i v[4] = {_mm512_and_si512(q0, m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
+                          _mm512_and_si512(q1, m4), _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4)};
+    for (int c = 0; c < 4; c++) {
+        u->neg[c] = _mm512_testn_epi8_mask(v[c], eight);
+        u->t[c] = _mm512_shuffle_epi8(tabs, v[c]);
+    }
+    u->s0 = _mm512_permutexvar_epi16(IDX32(F_XS0), scz);
+    u->s1 = _mm512_permutexvar_epi16(IDX32(F_XS1), scz);
+    u->d = fp16_to_f32(b->d);
+}
+
+static inline __attribute__((always_inline)) void
+iq4xs_meet(const struct iq4xs_w *u, const struct iq4xs_prep *pb, __m512 *accf)
+{
+    __m512i pr[4];
+    for (int c = 0; c < 4; c++) {
+        const __m512i av = _mm512_load_si512(pb->qs + 64 * c);
+        pr[c] = _mm512_maddubs_epi16(u->t[c], _mm512_mask_sub_epi8(av, u->neg[c], _mm512_setzero_si512(), av));
+    }
+    __m512i s = _mm512_madd_epi16(pr[0], u->s0);
+    s = _mm512_dpwssd_epi32(s, pr[1], u->s0);
+    s = _mm512_dpwssd_epi32(s, pr[2], u->s1);
+    s = _mm512_dpwssd_epi32(s, pr[3], u->s1);
+    const float d = u->d * pb->d;
+    *accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), *accf);
+}
+
+static inline __attribute__((always_inline)) __m512
+iq4xs_row(const struct lb_block_iq4_xs *x, const struct iq4xs_prep *p, int64_t nb, __m512 accf)
+{
     for (int64_t ib = 0; ib < nb; ib++) {
-        const struct lb_block_iq4_xs *b = &x[ib];
-        /* ls - 32 as int16 lanes 0-7: the low nibble k of scales_l
-         * (bytes 4..7 of the block) and bits 2k..2k+1 of scales_h (bytes
-         * 2, 3) above it; vector ops, as the scalar bit spreading cost
-         * ~24 instructions per block */
-        const __m128i hdr = _mm_loadu_si128((const __m128i *)b);
-        const __m128i lw = _mm_srlv_epi16(_mm_shuffle_epi8(hdr, _mm_setr_epi8(4, -1, 4, -1, 5, -1, 5, -1, 6, -1, 6, -1, 7, -1, 7, -1)),
-                                          _mm_setr_epi16(0, 4, 0, 4, 0, 4, 0, 4));
-        __m128i hw = _mm_srlv_epi16(_mm_shuffle_epi8(hdr, _mm_setr_epi8(2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3)),
-                                    _mm_setr_epi16(0, 2, 4, 6, 8, 10, 12, 14));
-        hw = _mm_slli_epi16(_mm_and_si128(hw, _mm_set1_epi16(3)), 4);
-        /* 0xE4: C ? A : B bitwise, C = 0x000F; hw has no bit below 4 */
-        const __m128i ls = _mm_ternarylogic_epi32(lw, hw, _mm_set1_epi16(0x000F), 0xE4);
-        const __m512i scz = _mm512_zextsi128_si512(_mm_sub_epi16(ls, _mm_set1_epi16(32)));
-        const __m512i q0 = _mm512_loadu_si512(b->qs), q1 = _mm512_loadu_si512(b->qs + 64);
-        const __m512i v[4] = {_mm512_and_si512(q0, m4), _mm512_and_si512(_mm512_srli_epi16(q0, 4), m4),
-                              _mm512_and_si512(q1, m4), _mm512_and_si512(_mm512_srli_epi16(q1, 4), m4)};
-        __m512i pr[4];
-        for (int c = 0; c < 4; c++) {
-            const __mmask64 neg = _mm512_testn_epi8_mask(v[c], eight);
-            const __m512i av = _mm512_load_si512(p[ib].qs + 64 * c);
-            pr[c] = _mm512_maddubs_epi16(_mm512_shuffle_epi8(tabs, v[c]), _mm512_mask_sub_epi8(av, neg, _mm512_setzero_si512(), av));
-        }
-        const __m512i s0 = _mm512_permutexvar_epi16(i0, scz), s1 = _mm512_permutexvar_epi16(i1, scz);
-        __m512i s = _mm512_madd_epi16(pr[0], s0);
-        s = _mm512_dpwssd_epi32(s, pr[1], s0);
-        s = _mm512_dpwssd_epi32(s, pr[2], s1);
-        s = _mm512_dpwssd_epi32(s, pr[3], s1);
-        const float d = fp16_to_f32(b->d) * p[ib].d;
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);
+        struct iq4xs_w u;
+        iq4xs_unpack(&x[ib], &u);
+        iq4xs_meet(&u, &p[ib], &accf);
     }
     return accf;
 }
@@ -824,6 +850,48 @@ static float dot_iq4_xs_q8_k(int64_t n, const void *w, const void *act)
     dot_rows_iq4_xs_q8_k(n, w, 0, act, &y, 1);
     return y;
 }
+
+/* Batch (prefill), as Q4_K's: prepared activations block by block
+ * interleaved, each super-block unpacked once, the common driver; same
+ * bits as dot_rows. */
+static inline __attribute__((always_inline)) void
+iq4xs_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t b0, int64_t b1, void *accv)
+{
+    const struct iq4xs_prep *p = ctx;
+    __m512 *acc = accv;
+    for (int r = 0; r < g; r++) {
+        const struct lb_block_iq4_xs *x = (const struct lb_block_iq4_xs *)(w + (size_t)r * rb);
+        __m512 af[LB_GEMV_MAX_BATCH];
+        for (int k = 0; k < NB; k++) af[k] = acc[r * NB + k];
+        for (int64_t ib = b0; ib < b1; ib++) {
+            struct iq4xs_w u;
+            iq4xs_unpack(&x[ib], &u);
+            for (int k = 0; k < NB; k++) iq4xs_meet(&u, &p[ib * NB + k], &af[k]);
+        }
+        for (int k = 0; k < NB; k++) acc[r * NB + k] = af[k];
+    }
+}
+
+LB_BATCH_UNITS_TABLE(batch_units_iq4_xs, iq4xs_batch_blocks)
+
+static void dot_batch_iq4_xs_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
+                                  int n_b, int n_rows)
+{
+    const int64_t nb = n / LB_QK_K;
+    const size_t bytes = (size_t)nb * (size_t)n_b * sizeof(struct iq4xs_prep);
+    struct iq4xs_prep *p = nb > 0 ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;
+    if (!p) { /* one activation at a time: the same bits */
+        for (int k = 0; k < n_b; k++) dot_rows_iq4_xs_q8_k(n, w, rb, act[k], y[k], n_rows);
+        return;
+    }
+    for (int k = 0; k < n_b; k++)
+        for (int64_t ib = 0; ib < nb; ib++)
+            iq4xs_prepare((const struct lb_block_q8_k *)act[k] + ib, 1, &p[ib * n_b + k]);
+    lb_gemv_batch_run(batch_units_iq4_xs, finish_hsum, p, w, rb, y, n_b, n_rows, nb,
+                      lb_gemv_batch_chunk(n_b, sizeof *p, 1), sizeof(__m512));
+    free(p);
+}
+
 
 /* ---- Q8_K activation quantizer ---------------------------------------- */
 /* ---- Q8_K activation quantizer ---------------------------------------- */
@@ -891,7 +959,7 @@ const struct lb_dot_table lb_gemv_table_k_avx512 = {dots, actqs};
 
 const struct lb_dot_rows_impl lb_gemv_rows_k_avx512[] = {
     {dot_q4_k_q8_k, dot_rows_q4_k_q8_k, dot_batch_q4_k_q8_k},
-    {dot_iq4_xs_q8_k, dot_rows_iq4_xs_q8_k, NULL},
+    {dot_iq4_xs_q8_k, dot_rows_iq4_xs_q8_k, dot_batch_iq4_xs_q8_k},
     {dot_q6_k_q8_k, dot_rows_q6_k_q8_k, dot_batch_q6_k_q8_k},
     {dot_q5_k_q8_k, dot_rows_q5_k_q8_k, dot_batch_q5_k_q8_k},
     {NULL, NULL, NULL},
