@@ -100,6 +100,15 @@ int64_t lb_gemv_batch_chunk(int n_b, size_t unit_bytes, int64_t multiple);
         BODY(NB, w, rb, g, ctx, u0, u1, acc);                                                       \
     }
 
+/* A dot_rows that is its dot row by row: what a batch form is paired with
+ * when the format has no multi-row form of its own (Q8_0's batch pairs
+ * with a real one). */
+#define LB_ROWS_BY_DOT(rows_fn, dot_fn)                                                             \
+    static void rows_fn(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows) \
+    {                                                                                               \
+        for (int r = 0; r < n_rows; r++) y[r] = dot_fn(n, (const char *)w + (size_t)r * rb, act);  \
+    }
+
 /* The registry as gemv.c walks it, for tests: file is the table's source
  * file relative to kernels/cpu ("x86/gemv-k-avx2.c"). */
 struct lb_gemv_registry_entry {

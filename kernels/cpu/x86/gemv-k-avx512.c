@@ -79,6 +79,9 @@ static inline int ld32(const void *p)
 
 static inline float hsum_ps(__m512 v) { return _mm512_reduce_add_ps(v); }
 
+/* d and dmin (adjacent fp16) as floats in lanes 0, 1 */
+static inline __m128 d_dmin(const void *d) { return _mm_cvtph_ps(_mm_cvtsi32_si128(ld32(d))); }
+
 static inline float hsum256_ps(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -257,7 +260,7 @@ static inline __attribute__((always_inline)) void q4k_unpack(const struct lb_blo
     const __m512i v0 = _mm512_loadu_si512(b->qs), v1 = _mm512_loadu_si512(b->qs + 64);
     u->w0 = _mm512_and_si512(v0, m4), u->w1 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), m4);
     u->w2 = _mm512_and_si512(v1, m4), u->w3 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), m4);
-    u->dw = _mm_cvtph_ps(_mm_cvtsi32_si128(ld32(&b->d)));
+    u->dw = d_dmin(&b->d);
 }
 
 /* The activation half: one unpacked super-block against one prepared
@@ -337,58 +340,100 @@ static void dot_rows_q4_k_q8_k(int64_t n, const void *w, size_t rb, const void *
  * 2026-11-25): 1.6-1.76x at 2048 columns with any chunk, at 8192 columns
  * 1.06-1.15x with 32 KiB chunks, 1.31 with 24, 1.50-1.53 with 16 (the
  * driver's), 1.30 with 12. */
-struct q4k_acc {
+/* A (row, activation) record of the K formats' batch forms: the scaled
+ * sums f and the mins m (Q4_K, Q5_K, Q2_K; the others leave m at 0). */
+struct kq_acc {
     __m512 f;
     __m256 m;
 };
 
-static inline __attribute__((always_inline)) void
-q4k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t b0, int64_t b1, void *accv)
-{
-    const struct q4k_prep *p = ctx;
-    struct q4k_acc *acc = accv;
-    for (int r = 0; r < g; r++) {
-        const struct lb_block_q4_k *x = (const struct lb_block_q4_k *)(w + (size_t)r * rb);
-        struct q4k_acc *ar = acc + (size_t)r * NB;
-        __m512 af[LB_GEMV_MAX_BATCH];
-        __m256 am[LB_GEMV_MAX_BATCH];
-        for (int k = 0; k < NB; k++) af[k] = ar[k].f, am[k] = ar[k].m;
-        for (int64_t ib = b0; ib < b1; ib++) {
-            struct q4k_w u;
-            q4k_unpack(&x[ib], &u);
-            for (int k = 0; k < NB; k++) q4k_meet(&u, &p[ib * NB + k], &af[k], &am[k]);
-        }
-        for (int k = 0; k < NB; k++) ar[k].f = af[k], ar[k].m = am[k];
+/* The NB-specialised units of a K format's batch form (the table
+ * batch_units_NAME): each super-block of a row unpacked once (UNPACK into
+ * a W) and met by the NB activations (MEET(&u, ACT(ctx, k, ib, NB), &f,
+ * &m), the single-row dot's own halves, so the same bits). ACT is the
+ * activation's block ib: raw Q8_K (KQ_RAW) or prepared (the format's). */
+#define KQ_BATCH_BLOCKS(name, BT, W, UNPACK, MEET, ACT)                                             \
+    static inline __attribute__((always_inline)) void name##_blocks(const int NB, const char *w, size_t rb, \
+                                                                    int g, const void *ctx, int64_t b0, \
+                                                                    int64_t b1, void *accv)         \
+    {                                                                                               \
+        struct kq_acc *acc = accv;                                                                  \
+        for (int r = 0; r < g; r++) {                                                               \
+            const BT *x = (const BT *)(w + (size_t)r * rb);                                         \
+            struct kq_acc *ar = acc + (size_t)r * NB;                                               \
+            __m512 af[LB_GEMV_MAX_BATCH];                                                           \
+            __m256 am[LB_GEMV_MAX_BATCH];                                                           \
+            for (int k = 0; k < NB; k++) af[k] = ar[k].f, am[k] = ar[k].m;                          \
+            for (int64_t ib = b0; ib < b1; ib++) {                                                  \
+                W u;                                                                                \
+                UNPACK(&x[ib], &u);                                                                 \
+                for (int k = 0; k < NB; k++) MEET(&u, ACT(ctx, k, ib, NB), &af[k], &am[k]);         \
+            }                                                                                       \
+            for (int k = 0; k < NB; k++) ar[k].f = af[k], ar[k].m = am[k];                          \
+        }                                                                                           \
+    }                                                                                               \
+    LB_BATCH_UNITS_TABLE(batch_units_##name, name##_blocks)
+#define KQ_RAW(ctx, k, ib, NB) ((const struct lb_block_q8_k *)((const void *const *)(ctx))[k] + (ib))
+
+/* The batch form over raw Q8_K activations (Q2_K, Q3_K, Q5_K, Q6_K). */
+#define KQ_BATCH_RAW(name, FINISH)                                                                  \
+    static void dot_batch_##name##_q8_k(int64_t n, const void *w, size_t rb, const void *const *act,  \
+                                        float *const *y, int n_b, int n_rows)                       \
+    {                                                                                               \
+        lb_gemv_batch_run(batch_units_##name, FINISH, act, w, rb, y, n_b, n_rows, n / LB_QK_K,        \
+                          lb_gemv_batch_chunk(n_b, sizeof(struct lb_block_q8_k), 1), sizeof(struct kq_acc)); \
     }
-}
 
-LB_BATCH_UNITS_TABLE(batch_units_q4_k, q4k_batch_blocks)
-
-static float finish_q4_k(const void *rec, const char *row, int k, const void *ctx)
+/* finish of a record: f + m (Q4_K keeps -dmin in m), f - m (Q2_K, Q5_K),
+ * f alone (Q3_K, Q6_K, IQ4_XS) */
+static float finish_fpm(const void *rec, const char *row, int k, const void *ctx)
 {
     (void)row, (void)k, (void)ctx;
-    const struct q4k_acc *a = rec;
+    const struct kq_acc *a = rec;
     return hsum_ps(a->f) + hsum256_ps(a->m);
 }
 
-static void dot_batch_q4_k_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
-                                int n_b, int n_rows)
+static float finish_fm(const void *rec, const char *row, int k, const void *ctx)
 {
-    const int64_t nb = n / LB_QK_K;
-    const size_t bytes = (size_t)nb * (size_t)n_b * sizeof(struct q4k_prep);
-    struct q4k_prep *p = nb > 0 ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;
-    if (!p) { /* one activation at a time: the same bits */
-        for (int k = 0; k < n_b; k++) dot_rows_q4_k_q8_k(n, w, rb, act[k], y[k], n_rows);
-        return;
-    }
-    for (int k = 0; k < n_b; k++)
-        for (int64_t ib = 0; ib < nb; ib++)
-            q4k_prepare((const struct lb_block_q8_k *)act[k] + ib, 1, &p[ib * n_b + k]);
-    _Static_assert(sizeof(struct q4k_acc) <= LB_BATCH_ACC_MAX, "accumulator record");
-    lb_gemv_batch_run(batch_units_q4_k, finish_q4_k, p, w, rb, y, n_b, n_rows, nb,
-                      lb_gemv_batch_chunk(n_b, sizeof *p, 1), sizeof(struct q4k_acc));
-    free(p);
+    (void)row, (void)k, (void)ctx;
+    const struct kq_acc *a = rec;
+    return hsum_ps(a->f) - hsum256_ps(a->m);
 }
+
+static float finish_f(const void *rec, const char *row, int k, const void *ctx)
+{
+    (void)row, (void)k, (void)ctx;
+    return hsum_ps(((const struct kq_acc *)rec)->f);
+}
+
+#define Q4K_ACT(ctx, k, ib, NB) (&((const struct q4k_prep *)(ctx))[(ib) * (NB) + (k)])
+KQ_BATCH_BLOCKS(q4_k, struct lb_block_q4_k, struct q4k_w, q4k_unpack, q4k_meet, Q4K_ACT)
+
+/* The batch form of a K format with a prepared activation (Q4_K,
+ * IQ4_XS): the n_b activations prepared block by block interleaved
+ * (p[ib * n_b + k]), then the common driver; should the buffer not be had,
+ * one activation at a time through dot_rows (the same bits). */
+#define KQ_BATCH_PREPARED(name, PREP, PREPARE, ROWS, FINISH, ACC_SIZE)                              \
+    static void dot_batch_##name##_q8_k(int64_t n, const void *w, size_t rb, const void *const *act,  \
+                                        float *const *y, int n_b, int n_rows)                       \
+    {                                                                                               \
+        const int64_t nb = n / LB_QK_K;                                                             \
+        const size_t bytes = (size_t)nb * (size_t)n_b * sizeof(PREP);                               \
+        PREP *p = nb > 0 ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;                        \
+        if (!p) {                                                                                   \
+            for (int k = 0; k < n_b; k++) ROWS(n, w, rb, act[k], y[k], n_rows);                     \
+            return;                                                                                 \
+        }                                                                                           \
+        for (int k = 0; k < n_b; k++)                                                               \
+            for (int64_t ib = 0; ib < nb; ib++)                                                     \
+                PREPARE((const struct lb_block_q8_k *)act[k] + ib, 1, &p[ib * n_b + k]);            \
+        _Static_assert((ACC_SIZE) <= LB_BATCH_ACC_MAX, "accumulator record");                       \
+        lb_gemv_batch_run(batch_units_##name, FINISH, p, w, rb, y, n_b, n_rows, nb,                 \
+                          lb_gemv_batch_chunk(n_b, sizeof *p, 1), ACC_SIZE);                        \
+        free(p);                                                                                    \
+    }
+
+KQ_BATCH_PREPARED(q4_k, struct q4k_prep, q4k_prepare, dot_rows_q4_k_q8_k, finish_fpm, sizeof(struct kq_acc))
 
 static float dot_q4_k_q8_k(int64_t n, const void *w, const void *act)
 {
@@ -419,9 +464,7 @@ static inline __attribute__((always_inline)) void q5k_unpack(const struct lb_blo
         u->wv[c] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * c, cnt), m4);
         u->wv[c] = _mm512_mask_add_epi8(u->wv[c], _mm512_test_epi8_mask(hm, hb), u->wv[c], b16);
     }
-    uint32_t dd;
-    memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
-    u->dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
+    u->dd = d_dmin(&b->d);
 }
 
 /* The activation half, into accf (d-scaled sums) and accm (dmin-scaled
@@ -453,49 +496,7 @@ static float dot_q5_k_q8_k(int64_t n, const void *w, const void *act)
     return hsum_ps(accf) - hsum256_ps(accm);
 }
 
-static void dot_rows_q5_k_q8_k(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
-{
-    for (int r = 0; r < n_rows; r++) y[r] = dot_q5_k_q8_k(n, (const char *)w + (size_t)r * rb, act);
-}
-
-/* Batch (prefill), as Q6_K's: each super-block unpacked once for the n_b
- * activations (Q8_K blocks as they are) through the common driver; the
- * dot's operations in order, so the same bits. */
-static inline __attribute__((always_inline)) void
-q5k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t b0, int64_t b1, void *accv)
-{
-    const void *const *act = ctx;
-    struct q4k_acc *acc = accv;
-    for (int r = 0; r < g; r++) {
-        const struct lb_block_q5_k *x = (const struct lb_block_q5_k *)(w + (size_t)r * rb);
-        struct q4k_acc *ar = acc + (size_t)r * NB;
-        __m512 af[LB_GEMV_MAX_BATCH];
-        __m256 am[LB_GEMV_MAX_BATCH];
-        for (int k = 0; k < NB; k++) af[k] = ar[k].f, am[k] = ar[k].m;
-        for (int64_t ib = b0; ib < b1; ib++) {
-            struct q5k_w u;
-            q5k_unpack(&x[ib], &u);
-            for (int k = 0; k < NB; k++) q5k_meet(&u, (const struct lb_block_q8_k *)act[k] + ib, &af[k], &am[k]);
-        }
-        for (int k = 0; k < NB; k++) ar[k].f = af[k], ar[k].m = am[k];
-    }
-}
-
-LB_BATCH_UNITS_TABLE(batch_units_q5_k, q5k_batch_blocks)
-
-static float finish_q5_k(const void *rec, const char *row, int k, const void *ctx)
-{
-    (void)row, (void)k, (void)ctx;
-    const struct q4k_acc *a = rec;
-    return hsum_ps(a->f) - hsum256_ps(a->m);
-}
-
-static void dot_batch_q5_k_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
-                                int n_b, int n_rows)
-{
-    lb_gemv_batch_run(batch_units_q5_k, finish_q5_k, act, w, rb, y, n_b, n_rows, n / LB_QK_K,
-                      lb_gemv_batch_chunk(n_b, sizeof(struct lb_block_q8_k), 1), sizeof(struct q4k_acc));
-}
+LB_ROWS_BY_DOT(dot_rows_q5_k_q8_k, dot_q5_k_q8_k)
 
 /* ---- Q2_K, Q3_K, Q6_K: 16 sub-blocks of 16 ---------------------------- */
 
@@ -519,36 +520,56 @@ static inline __m512i k16_scaled(const __m512i *acc, const __m512i p[2], __m512i
 
 /* q in [0, 3], sc, m in [0, 15]; int32 lanes per block <= 2 * 2 * 1524 * 15.
  * Mins: m_k * bsums_k. */
+/* The weight half of a Q2_K super-block: the 2-bit quants, the scale
+ * spreads, the mins (int16), d and dmin as floats. */
+struct q2k_w {
+    __m512i wv[4];
+    __m512i s0, s1;
+    __m256i mn;
+    __m128 dd;
+};
+
+static inline __attribute__((always_inline)) void q2k_unpack(const struct lb_block_q2_k *b, struct q2k_w *u)
+{
+    const __m512i m3 = _mm512_set1_epi8(3);
+    const __m512i sh01 = counts16(0, 2), sh23 = counts16(4, 6);
+    /* scale bytes zero-extended once: sc = low nibble, m = word >> 4 */
+    const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+    const __m512i scz = _mm512_zextsi256_si512(_mm256_and_si256(sc16, _mm256_set1_epi16(0x0F)));
+    u->mn = _mm256_srli_epi16(sc16, 4);
+    for (int h = 0; h < 2; h++) {
+        u->wv[2 * h] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh01), m3);
+        u->wv[2 * h + 1] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh23), m3);
+    }
+    u->s0 = _mm512_permutexvar_epi16(IDX32(F_P16_0), scz);
+    u->s1 = _mm512_permutexvar_epi16(IDX32(F_P16_1), scz);
+    u->dd = d_dmin(&b->d);
+}
+
+static inline __attribute__((always_inline)) void
+q2k_meet(const struct q2k_w *u, const struct lb_block_q8_k *a, __m512 *accf, __m256 *accm)
+{
+    __m512i p[2];
+    dot_packed(u->wv, a->qs, p);
+    const __m512i s = _mm512_dpwssd_epi32(_mm512_madd_epi16(p[0], u->s0), p[1], u->s1);
+    const __m256i smin = _mm256_madd_epi16(u->mn, _mm256_loadu_si256((const __m256i *)a->bsums));
+    const __m128 dv = _mm_mul_ps(u->dd, _mm_set1_ps(a->d));
+    *accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), *accf);
+    *accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(dv)),
+                            *accm);
+}
+
 static float dot_q2_k_q8_k(int64_t n, const void *w, const void *act)
 {
     const struct lb_block_q2_k *x = w;
     const struct lb_block_q8_k *a = act;
     const int64_t nb = n / LB_QK_K;
-    const __m512i m3 = _mm512_set1_epi8(3);
-    const __m256i m4 = _mm256_set1_epi16(0x0F);
-    const __m512i sh01 = counts16(0, 2), sh23 = counts16(4, 6);
     __m512 accf = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < nb; ib++) {
-        const struct lb_block_q2_k *b = &x[ib];
-        /* scale bytes zero-extended once: sc = low nibble, m = word >> 4 */
-        const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
-        const __m512i scz = _mm512_zextsi256_si512(_mm256_and_si256(sc16, m4));
-        const __m256i mn = _mm256_srli_epi16(sc16, 4);
-        __m512i wv[4], p[2];
-        for (int h = 0; h < 2; h++) {
-            wv[2 * h] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh01), m3);
-            wv[2 * h + 1] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh23), m3);
-        }
-        dot_packed(wv, a[ib].qs, p);
-        const __m512i s = k16_scaled(NULL, p, scz);
-        const __m256i smin = _mm256_madd_epi16(mn, _mm256_loadu_si256((const __m256i *)a[ib].bsums));
-
-        uint32_t dd;
-        memcpy(&dd, &b->d, 4); /* d, dmin adjacent */
-        const __m128 dv = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[ib].d));
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), accf);
-        accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(dv)), accm);
+        struct q2k_w u;
+        q2k_unpack(&x[ib], &u);
+        q2k_meet(&u, &a[ib], &accf, &accm);
     }
     return hsum_ps(accf) - hsum256_ps(accm);
 }
@@ -569,49 +590,6 @@ static inline __m128i q3_k_scales(const uint8_t *p)
     return _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi32(hi, 4)), _mm_set1_epi8(32));
 }
 
-/* u = q + 4 in [0, 7] (low 2 bits as Q2_K, plus 4 where bit 4h + j of
- * hmask[l] is set), scales sc - 32 in [-32, 31]; int32 lane per block <=
- * 2 * 2 * 3556 * 32 + 2 * 2032 * 128. Offset: -4 * sum_k (sc_k - 32)
- * bsums_k. */
-static float dot_q3_k_q8_k(int64_t n, const void *w, const void *act)
-{
-    const struct lb_block_q3_k *x = w;
-    const struct lb_block_q8_k *a = act;
-    const int64_t nb = n / LB_QK_K;
-    const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
-    const __m512i sh01 = counts16(0, 2), sh23 = counts16(4, 6);
-    __m512i hb[4];
-    for (int c = 0; c < 4; c++)
-        hb[c] = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * c))), _mm256_set1_epi8((char)(1 << (2 * c + 1))), 1);
-    const __m256i mfour = _mm256_set1_epi16(-4);
-    __m512 accf = _mm512_setzero_ps();
-    for (int64_t ib = 0; ib < nb; ib++) {
-        const struct lb_block_q3_k *b = &x[ib];
-        const __m256i sc = _mm256_cvtepi8_epi16(q3_k_scales((const uint8_t *)b + 94));
-        const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->hmask));
-        __m512i wv[4], p[2];
-        for (int h = 0; h < 2; h++) {
-            wv[2 * h] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh01), m3);
-            wv[2 * h + 1] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh23), m3);
-        }
-        for (int c = 0; c < 4; c++)
-            wv[c] = _mm512_mask_add_epi8(wv[c], _mm512_test_epi8_mask(hm, hb[c]), wv[c], four);
-        dot_packed(wv, a[ib].qs, p);
-        const __m512i off = _mm512_zextsi256_si512(_mm256_madd_epi16(_mm256_mullo_epi16(sc, mfour),
-                                                   _mm256_loadu_si256((const __m256i *)a[ib].bsums)));
-        const __m512i s = k16_scaled(&off, p, _mm512_zextsi256_si512(sc));
-
-        const float d = fp16_to_f32(b->d) * a[ib].d;
-        accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), accf);
-    }
-    return hsum_ps(accf);
-}
-
-/* q = ql | qh << 4 in [0, 63] (the reference's q + 32): low 4 bits of
- * element 128h + 32j + l in ql[64h + l + 32 (j & 1)] (low nibble j < 2),
- * top 2 at bits 2j of qh[32h + l]. int32 lane per block <= 2 * 2 * 32004 *
- * 128 + 2 * 2032 * 4096 < 2^25 (see the file comment). Offset: -32 *
- * sum_k sc_k bsums_k. */
 /* The weight half of a Q6_K super-block: the 6-bit quants (+32, as
  * unsigned bytes), the scales spread for the two products, scale x -32
  * for the offset against bsums, and d. */
@@ -646,8 +624,9 @@ static inline __attribute__((always_inline)) void q6k_unpack(const struct lb_blo
 
 /* The activation half: one unpacked super-block against one Q8_K block. */
 static inline __attribute__((always_inline)) void
-q6k_meet(const struct q6k_w *u, const struct lb_block_q8_k *a, __m512 *accf)
+q6k_meet(const struct q6k_w *u, const struct lb_block_q8_k *a, __m512 *accf, __m256 *accm)
 {
+    (void)accm; /* no mins: the batch record's m stays 0 */
     __m512i p[2];
     dot_packed(u->wv, a->qs, p);
     const __m512i off =
@@ -655,6 +634,48 @@ q6k_meet(const struct q6k_w *u, const struct lb_block_q8_k *a, __m512 *accf)
     const __m512i s = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(off, p[0], u->s0), p[1], u->s1);
     const float d = u->d * a->d;
     *accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_set1_ps(d), *accf);
+}
+
+/* Q3_K: u = q + 4 in [0, 7] (low 2 bits as Q2_K, plus 4 where bit 4h + j
+ * of hmask[l] is set), scales sc - 32 in [-32, 31]; int32 lane per block
+ * <= 2 * 2 * 3556 * 32 + 2 * 2032 * 128. Offset: -4 * sum_k (sc_k - 32)
+ * bsums_k. The activation half is Q6_K's (q6k_meet: the same arithmetic
+ * with an offset factor of -4 instead of -32), so the weight half fills
+ * its struct. */
+static inline __attribute__((always_inline)) void q3k_unpack(const struct lb_block_q3_k *b, struct q6k_w *u)
+{
+    const __m512i m3 = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    const __m512i sh01 = counts16(0, 2), sh23 = counts16(4, 6);
+    const __m256i sc = _mm256_cvtepi8_epi16(q3_k_scales((const uint8_t *)b + 94));
+    const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->hmask));
+    for (int h = 0; h < 2; h++) {
+        u->wv[2 * h] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh01), m3);
+        u->wv[2 * h + 1] = _mm512_and_si512(bcast32_srlv(b->qs + 32 * h, sh23), m3);
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i hb = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * c))),
+                                              _mm256_set1_epi8((char)(1 << (2 * c + 1))), 1);
+        u->wv[c] = _mm512_mask_add_epi8(u->wv[c], _mm512_test_epi8_mask(hm, hb), u->wv[c], four);
+    }
+    const __m512i scz = _mm512_zextsi256_si512(sc);
+    u->s0 = _mm512_permutexvar_epi16(IDX32(F_P16_0), scz);
+    u->s1 = _mm512_permutexvar_epi16(IDX32(F_P16_1), scz);
+    u->scm = _mm256_mullo_epi16(sc, _mm256_set1_epi16(-4));
+    u->d = fp16_to_f32(b->d);
+}
+
+static float dot_q3_k_q8_k(int64_t n, const void *w, const void *act)
+{
+    const struct lb_block_q3_k *x = w;
+    const struct lb_block_q8_k *a = act;
+    const int64_t nb = n / LB_QK_K;
+    __m512 accf = _mm512_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ib++) {
+        struct q6k_w u;
+        q3k_unpack(&x[ib], &u);
+        q6k_meet(&u, &a[ib], &accf, NULL);
+    }
+    return hsum_ps(accf);
 }
 
 static float dot_q6_k_q8_k(int64_t n, const void *w, const void *act)
@@ -666,52 +687,26 @@ static float dot_q6_k_q8_k(int64_t n, const void *w, const void *act)
     for (int64_t ib = 0; ib < nb; ib++) {
         struct q6k_w u;
         q6k_unpack(&x[ib], &u);
-        q6k_meet(&u, &a[ib], &accf);
+        q6k_meet(&u, &a[ib], &accf, NULL);
     }
     return hsum_ps(accf);
 }
 
-static void dot_rows_q6_k_q8_k(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
-{
-    for (int r = 0; r < n_rows; r++) y[r] = dot_q6_k_q8_k(n, (const char *)w + (size_t)r * rb, act);
-}
+LB_ROWS_BY_DOT(dot_rows_q6_k_q8_k, dot_q6_k_q8_k)
 
-/* Batch (prefill), as Q4_K's: each super-block unpacked once for the n_b
- * activations (read as they are, Q8_K blocks) through the common driver;
- * same bits as the dot. */
-static inline __attribute__((always_inline)) void
-q6k_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t b0, int64_t b1, void *accv)
-{
-    const void *const *act = ctx;
-    __m512 *acc = accv;
-    for (int r = 0; r < g; r++) {
-        const struct lb_block_q6_k *x = (const struct lb_block_q6_k *)(w + (size_t)r * rb);
-        __m512 af[LB_GEMV_MAX_BATCH];
-        for (int k = 0; k < NB; k++) af[k] = acc[r * NB + k];
-        for (int64_t ib = b0; ib < b1; ib++) {
-            struct q6k_w u;
-            q6k_unpack(&x[ib], &u);
-            for (int k = 0; k < NB; k++) q6k_meet(&u, (const struct lb_block_q8_k *)act[k] + ib, &af[k]);
-        }
-        for (int k = 0; k < NB; k++) acc[r * NB + k] = af[k];
-    }
-}
+/* ---- batch forms of the K formats read as they are (Q8_K blocks) ---- */
 
-LB_BATCH_UNITS_TABLE(batch_units_q6_k, q6k_batch_blocks)
+KQ_BATCH_BLOCKS(q6_k, struct lb_block_q6_k, struct q6k_w, q6k_unpack, q6k_meet, KQ_RAW)
+KQ_BATCH_BLOCKS(q3_k, struct lb_block_q3_k, struct q6k_w, q3k_unpack, q6k_meet, KQ_RAW)
+KQ_BATCH_BLOCKS(q5_k, struct lb_block_q5_k, struct q5k_w, q5k_unpack, q5k_meet, KQ_RAW)
+KQ_BATCH_BLOCKS(q2_k, struct lb_block_q2_k, struct q2k_w, q2k_unpack, q2k_meet, KQ_RAW)
+KQ_BATCH_RAW(q6_k, finish_f)
+KQ_BATCH_RAW(q3_k, finish_f)
+KQ_BATCH_RAW(q5_k, finish_fm)
+KQ_BATCH_RAW(q2_k, finish_fm)
 
-/* a record of one f32 accumulator (Q6_K, IQ4_XS) */
-static float finish_hsum(const void *rec, const char *row, int k, const void *ctx)
-{
-    (void)row, (void)k, (void)ctx;
-    return hsum_ps(*(const __m512 *)rec);
-}
-
-static void dot_batch_q6_k_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
-                                int n_b, int n_rows)
-{
-    lb_gemv_batch_run(batch_units_q6_k, finish_hsum, act, w, rb, y, n_b, n_rows, n / LB_QK_K,
-                      lb_gemv_batch_chunk(n_b, sizeof(struct lb_block_q8_k), 1), sizeof(__m512));
-}
+LB_ROWS_BY_DOT(dot_rows_q2_k_q8_k, dot_q2_k_q8_k)
+LB_ROWS_BY_DOT(dot_rows_q3_k_q8_k, dot_q3_k_q8_k)
 
 /* ---- IQ4_XS ---------------------------------------------------------- */
 
@@ -794,8 +789,9 @@ static inline __attribute__((always_inline)) void iq4xs_unpack(const struct lb_b
 }
 
 static inline __attribute__((always_inline)) void
-iq4xs_meet(const struct iq4xs_w *u, const struct iq4xs_prep *pb, __m512 *accf)
+iq4xs_meet(const struct iq4xs_w *u, const struct iq4xs_prep *pb, __m512 *accf, __m256 *accm)
 {
+    (void)accm; /* no mins */
     __m512i pr[4];
     for (int c = 0; c < 4; c++) {
         const __m512i av = _mm512_load_si512(pb->qs + 64 * c);
@@ -815,7 +811,7 @@ iq4xs_row(const struct lb_block_iq4_xs *x, const struct iq4xs_prep *p, int64_t n
     for (int64_t ib = 0; ib < nb; ib++) {
         struct iq4xs_w u;
         iq4xs_unpack(&x[ib], &u);
-        iq4xs_meet(&u, &p[ib], &accf);
+        iq4xs_meet(&u, &p[ib], &accf, NULL);
     }
     return accf;
 }
@@ -851,46 +847,9 @@ static float dot_iq4_xs_q8_k(int64_t n, const void *w, const void *act)
     return y;
 }
 
-/* Batch (prefill), as Q4_K's: prepared activations block by block
- * interleaved, each super-block unpacked once, the common driver; same
- * bits as dot_rows. */
-static inline __attribute__((always_inline)) void
-iq4xs_batch_blocks(const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t b0, int64_t b1, void *accv)
-{
-    const struct iq4xs_prep *p = ctx;
-    __m512 *acc = accv;
-    for (int r = 0; r < g; r++) {
-        const struct lb_block_iq4_xs *x = (const struct lb_block_iq4_xs *)(w + (size_t)r * rb);
-        __m512 af[LB_GEMV_MAX_BATCH];
-        for (int k = 0; k < NB; k++) af[k] = acc[r * NB + k];
-        for (int64_t ib = b0; ib < b1; ib++) {
-            struct iq4xs_w u;
-            iq4xs_unpack(&x[ib], &u);
-            for (int k = 0; k < NB; k++) iq4xs_meet(&u, &p[ib * NB + k], &af[k]);
-        }
-        for (int k = 0; k < NB; k++) acc[r * NB + k] = af[k];
-    }
-}
-
-LB_BATCH_UNITS_TABLE(batch_units_iq4_xs, iq4xs_batch_blocks)
-
-static void dot_batch_iq4_xs_q8_k(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
-                                  int n_b, int n_rows)
-{
-    const int64_t nb = n / LB_QK_K;
-    const size_t bytes = (size_t)nb * (size_t)n_b * sizeof(struct iq4xs_prep);
-    struct iq4xs_prep *p = nb > 0 ? aligned_alloc(64, (bytes + 63) / 64 * 64) : NULL;
-    if (!p) { /* one activation at a time: the same bits */
-        for (int k = 0; k < n_b; k++) dot_rows_iq4_xs_q8_k(n, w, rb, act[k], y[k], n_rows);
-        return;
-    }
-    for (int k = 0; k < n_b; k++)
-        for (int64_t ib = 0; ib < nb; ib++)
-            iq4xs_prepare((const struct lb_block_q8_k *)act[k] + ib, 1, &p[ib * n_b + k]);
-    lb_gemv_batch_run(batch_units_iq4_xs, finish_hsum, p, w, rb, y, n_b, n_rows, nb,
-                      lb_gemv_batch_chunk(n_b, sizeof *p, 1), sizeof(__m512));
-    free(p);
-}
+#define IQ4XS_ACT(ctx, k, ib, NB) (&((const struct iq4xs_prep *)(ctx))[(ib) * (NB) + (k)])
+KQ_BATCH_BLOCKS(iq4_xs, struct lb_block_iq4_xs, struct iq4xs_w, iq4xs_unpack, iq4xs_meet, IQ4XS_ACT)
+KQ_BATCH_PREPARED(iq4_xs, struct iq4xs_prep, iq4xs_prepare, dot_rows_iq4_xs_q8_k, finish_f, sizeof(struct kq_acc))
 
 
 /* ---- Q8_K activation quantizer ---------------------------------------- */
@@ -962,6 +921,8 @@ const struct lb_dot_rows_impl lb_gemv_rows_k_avx512[] = {
     {dot_iq4_xs_q8_k, dot_rows_iq4_xs_q8_k, dot_batch_iq4_xs_q8_k},
     {dot_q6_k_q8_k, dot_rows_q6_k_q8_k, dot_batch_q6_k_q8_k},
     {dot_q5_k_q8_k, dot_rows_q5_k_q8_k, dot_batch_q5_k_q8_k},
+    {dot_q3_k_q8_k, dot_rows_q3_k_q8_k, dot_batch_q3_k_q8_k},
+    {dot_q2_k_q8_k, dot_rows_q2_k_q8_k, dot_batch_q2_k_q8_k},
     {NULL, NULL, NULL},
 };
 
