@@ -74,7 +74,7 @@ extern const struct lb_dot_rows_impl lb_gemv_rows_legacy_avx512[];
  * (gemv.c), so it carries no ISA code into the ISA files. */
 #define LB_BATCH_ROWS 8
 #define LB_BATCH_CHUNK_BYTES (16 * 1024)
-#define LB_BATCH_ACC_MAX 128
+#define LB_BATCH_ACC_MAX 192
 typedef void (*lb_batch_units_fn)(const char *w, size_t rb, int g, const void *ctx, int64_t u0, int64_t u1,
                                   void *acc);
 typedef float (*lb_batch_finish_fn)(const void *acc_rec, const char *row, int k, const void *ctx);

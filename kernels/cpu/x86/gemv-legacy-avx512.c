@@ -907,37 +907,78 @@ static void lane1_prepare(const struct lb_block_q8_1 *y, int64_t ns, struct lane
 /* kind: LANE1_Q4_1 (20-byte blocks) or LANE1_Q5_1 (24) */
 enum lane1_kind { LANE1_Q4_1, LANE1_Q5_1 };
 
-static inline __attribute__((always_inline)) void
-lane1_step(enum lane1_kind kind, const uint8_t *w, const struct lane1_prep *p, __m512 *acc, __m128 *accm)
-{
-    const __m512i m4 = _mm512_set1_epi8(15), z = _mm512_setzero_si512();
-    const __m512i w0 = ld64_by32(w);
-    __m512i q, lo, hi;
+/* The weight half of a step: the quants, d spread (floats), m of the
+ * four blocks (floats in lanes 0..3). */
+struct lane1_w {
+    __m512i lo, hi;
     __m512 d;
+    __m128 mf;
+};
+
+static inline __attribute__((always_inline)) void
+lane1_unpack(enum lane1_kind kind, const uint8_t *w, struct lane1_w *u)
+{
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const __m512i w0 = ld64_by32(w);
+    __m512i q;
     __m128i m;
     if (kind == LANE1_Q5_1) {
         const __m512i w1 = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w + 64)));
         q = _mm512_permutex2var_epi16(w0, ldidx(q51_qs), w1);
         __mmask64 klo, khi;
         qh_masks(_mm512_permutex2var_epi16(w0, ldidx(q51_qh), w1), &klo, &khi);
-        lo = _mm512_and_si512(q, m4);
-        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        lo = _mm512_mask_add_epi8(lo, klo, lo, _mm512_set1_epi8(16));
-        hi = _mm512_mask_add_epi8(hi, khi, hi, _mm512_set1_epi8(16));
-        d = h2f(_mm512_permutex2var_epi16(w0, ldidx(q51_d), w1));
+        const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        u->lo = _mm512_mask_add_epi8(lo, klo, lo, _mm512_set1_epi8(16));
+        u->hi = _mm512_mask_add_epi8(hi, khi, hi, _mm512_set1_epi8(16));
+        u->d = h2f(_mm512_permutex2var_epi16(w0, ldidx(q51_d), w1));
         m = _mm512_castsi512_si128(_mm512_permutex2var_epi16(w0, ldidx(q51_m), w1));
     } else {
         const __m512i w1 = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + 64)));
         q = _mm512_permutex2var_epi16(w0, ldidx(q41_qs), w1);
-        lo = _mm512_and_si512(q, m4);
-        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        d = h2f(_mm512_permutexvar_epi16(ldidx(q41_d), w0));
+        u->lo = _mm512_and_si512(q, m4);
+        u->hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        u->d = h2f(_mm512_permutexvar_epi16(ldidx(q41_d), w0));
         m = _mm512_castsi512_si128(_mm512_permutexvar_epi16(ldidx(q41_m), w0));
     }
-    const __m512i i = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, lo, _mm512_load_si512(p->lo)), hi,
+    u->mf = _mm_cvtph_ps(m);
+}
+
+/* The activation half against prepared step p. */
+static inline __attribute__((always_inline)) void
+lane1_meet(const struct lane1_w *u, const struct lane1_prep *p, __m512 *acc, __m128 *accm)
+{
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i i = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, u->lo, _mm512_load_si512(p->lo)), u->hi,
                                           _mm512_load_si512(p->hi));
-    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(d, _mm512_load_ps(p->d)), *acc);
-    *accm = _mm_fmadd_ps(_mm_cvtph_ps(m), _mm_load_ps(p->s), *accm);
+    *acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(u->d, _mm512_load_ps(p->d)), *acc);
+    *accm = _mm_fmadd_ps(u->mf, _mm_load_ps(p->s), *accm);
+}
+
+static inline __attribute__((always_inline)) void
+lane1_step(enum lane1_kind kind, const uint8_t *w, const struct lane1_prep *p, __m512 *acc, __m128 *accm)
+{
+    struct lane1_w u;
+    lane1_unpack(kind, w, &u);
+    lane1_meet(&u, p, acc, accm);
+}
+
+/* The nb % 4 blocks after the vector steps, as the reference. */
+static inline float lane1_leftover(enum lane1_kind kind, const uint8_t *row, const struct lb_block_q8_1 *a,
+                                   int64_t ib, int64_t nb)
+{
+    float sum = 0;
+    for (; ib < nb; ib++) {
+        if (kind == LANE1_Q5_1) {
+            const struct lb_block_q5_1 *x = (const struct lb_block_q5_1 *)row;
+            sum += fp16(x[ib].d) * fp16(a[ib].d) * (float)sum_q5_q8(x[ib].qs, x[ib].qh, a[ib].qs, 0) +
+                   fp16(x[ib].m) * fp16(a[ib].s);
+        } else {
+            const struct lb_block_q4_1 *x = (const struct lb_block_q4_1 *)row;
+            sum += fp16(x[ib].d) * fp16(a[ib].d) * (float)sum_nib_q8(x[ib].qs, a[ib].qs, 0) +
+                   fp16(x[ib].m) * fp16(a[ib].s);
+        }
+    }
+    return sum;
 }
 
 static inline __attribute__((always_inline)) void
@@ -965,25 +1006,106 @@ lane1_rows(enum lane1_kind kind, int64_t n, const void *w, size_t rb, const void
             }
             if (st < k) lane1_step(kind, ws, &p[st], &acc0, &accm);
         }
-        float sum = hsum(_mm512_add_ps(acc0, acc1), accm);
-        for (int64_t ib = ns * 4; ib < nb; ib++) {
-            if (kind == LANE1_Q5_1) {
-                const struct lb_block_q5_1 *x = (const struct lb_block_q5_1 *)row;
-                sum += fp16(x[ib].d) * fp16(a[ib].d) * (float)sum_q5_q8(x[ib].qs, x[ib].qh, a[ib].qs, 0) +
-                       fp16(x[ib].m) * fp16(a[ib].s);
-            } else {
-                const struct lb_block_q4_1 *x = (const struct lb_block_q4_1 *)row;
-                sum += fp16(x[ib].d) * fp16(a[ib].d) * (float)sum_nib_q8(x[ib].qs, a[ib].qs, 0) +
-                       fp16(x[ib].m) * fp16(a[ib].s);
-            }
-        }
-        y[r] = sum;
+        y[r] = hsum(_mm512_add_ps(acc0, acc1), accm) + lane1_leftover(kind, row, a, ns * 4, nb);
     }
     free(heap);
 }
 
-ROWS_AND_DOT(q4_1, q8_1, lane1_rows, LANE1_Q4_1)
-ROWS_AND_DOT(q5_1, q8_1, lane1_rows, LANE1_Q5_1)
+/* Batch (prefill): as the Q8_0-activation formats' (lane_batch): each
+ * step unpacked once for the n_b prepared activations (steps interleaved),
+ * lane1_rows's operations in order for every (row, activation), through
+ * the common driver (units: steps, an even number per chunk). */
+struct lane1_acc {
+    __m512 a0, a1;
+    __m128 m;
+};
+struct lane1_batch_ctx {
+    const struct lane1_prep *p;
+    const void *const *act;
+    int64_t ns, nb;
+};
+
+static inline __attribute__((always_inline)) void
+lane1_batch_steps(enum lane1_kind kind, const int NB, const char *w, size_t rb, int g, const void *ctx, int64_t s0,
+                  int64_t s1, void *accv)
+{
+    const int64_t sb = kind == LANE1_Q5_1 ? 96 : 80;
+    const struct lane1_prep *p = ((const struct lane1_batch_ctx *)ctx)->p;
+    struct lane1_acc *acc = accv;
+    for (int r = 0; r < g; r++) {
+        struct lane1_acc *ar = acc + (size_t)r * NB;
+        __m512 a0[LB_GEMV_MAX_BATCH], a1[LB_GEMV_MAX_BATCH];
+        __m128 am[LB_GEMV_MAX_BATCH];
+        for (int k = 0; k < NB; k++) a0[k] = ar[k].a0, a1[k] = ar[k].a1, am[k] = ar[k].m;
+        const uint8_t *ws = (const uint8_t *)w + (size_t)r * rb + s0 * sb;
+        int64_t s = s0;
+        for (; s + 2 <= s1; s += 2, ws += 2 * sb) {
+            struct lane1_w u0, u1;
+            lane1_unpack(kind, ws, &u0);
+            lane1_unpack(kind, ws + sb, &u1);
+            for (int k = 0; k < NB; k++) {
+                lane1_meet(&u0, &p[s * NB + k], &a0[k], &am[k]);
+                lane1_meet(&u1, &p[(s + 1) * NB + k], &a1[k], &am[k]);
+            }
+        }
+        if (s < s1) {
+            struct lane1_w u0;
+            lane1_unpack(kind, ws, &u0);
+            for (int k = 0; k < NB; k++) lane1_meet(&u0, &p[s * NB + k], &a0[k], &am[k]);
+        }
+        for (int k = 0; k < NB; k++) ar[k].a0 = a0[k], ar[k].a1 = a1[k], ar[k].m = am[k];
+    }
+}
+
+static inline __attribute__((always_inline)) float
+lane1_batch_finish(enum lane1_kind kind, const void *rec, const char *row, int k, const void *ctx)
+{
+    const struct lane1_acc *a = rec;
+    const struct lane1_batch_ctx *c = ctx;
+    return hsum(_mm512_add_ps(a->a0, a->a1), a->m) +
+           lane1_leftover(kind, (const uint8_t *)row, c->act[k], c->ns * 4, c->nb);
+}
+
+static inline __attribute__((always_inline)) void
+lane1_batch(enum lane1_kind kind, const lb_batch_units_fn *units, lb_batch_finish_fn finish, int64_t n,
+            const void *w, size_t rb, const void *const *act, float *const *y, int n_b, int n_rows)
+{
+    const int64_t nb = n / 32, ns = nb / 4;
+    struct lane1_prep *p = ns > 0 ? prep_alloc(ns * n_b, sizeof *p) : NULL;
+    if (!p) { /* one activation at a time: the same bits */
+        for (int k = 0; k < n_b; k++) lane1_rows(kind, n, w, rb, act[k], y[k], n_rows);
+        return;
+    }
+    for (int k = 0; k < n_b; k++)
+        for (int64_t st = 0; st < ns; st++)
+            lane1_prepare((const struct lb_block_q8_1 *)act[k] + 4 * st, 1, p + st * n_b + k);
+    const struct lane1_batch_ctx c = {p, act, ns, nb};
+    _Static_assert(sizeof(struct lane1_acc) <= LB_BATCH_ACC_MAX, "accumulator record");
+    lb_gemv_batch_run(units, finish, &c, w, rb, y, n_b, n_rows, ns, lb_gemv_batch_chunk(n_b, sizeof *p, 2),
+                      sizeof(struct lane1_acc));
+    free(p);
+}
+
+#define LANE1_FNS(name, kind)                                                                      \
+    ROWS_AND_DOT(name, q8_1, lane1_rows, kind)                                                     \
+    static inline __attribute__((always_inline)) void units1_##name(const int NB, const char *w, size_t rb, \
+                                                                    int g, const void *ctx, int64_t u0, \
+                                                                    int64_t u1, void *acc)          \
+    {                                                                                              \
+        lane1_batch_steps(kind, NB, w, rb, g, ctx, u0, u1, acc);                                   \
+    }                                                                                              \
+    LB_BATCH_UNITS_TABLE(batch_units_##name, units1_##name)                                        \
+    static float finish_##name(const void *rec, const char *row, int k, const void *ctx)           \
+    {                                                                                              \
+        return lane1_batch_finish(kind, rec, row, k, ctx);                                         \
+    }                                                                                              \
+    static void dot_batch_##name##_q8_1(int64_t n, const void *w, size_t rb, const void *const *act, \
+                                        float *const *y, int n_b, int n_rows)                      \
+    {                                                                                              \
+        lane1_batch(kind, batch_units_##name, finish_##name, n, w, rb, act, y, n_b, n_rows);        \
+    }
+LANE1_FNS(q4_1, LANE1_Q4_1)
+LANE1_FNS(q5_1, LANE1_Q5_1)
 
 /* ---- activation quantizers -------------------------------------------- */
 /* Bit-exact with quant.c's q8_block32: d = fp16(amax / 127) (VCVTPS2PH
@@ -1080,8 +1202,8 @@ const struct lb_dot_rows_impl lb_gemv_rows_legacy_avx512[] = {
     {dot_iq4_nl_q8_0, dot_rows_iq4_nl_q8_0, dot_batch_iq4_nl_q8_0},
     {dot_q5_0_q8_0, dot_rows_q5_0_q8_0, dot_batch_q5_0_q8_0},
     {dot_mxfp4_q8_0, dot_rows_mxfp4_q8_0, dot_batch_mxfp4_q8_0},
-    {dot_q4_1_q8_1, dot_rows_q4_1_q8_1, NULL},
-    {dot_q5_1_q8_1, dot_rows_q5_1_q8_1, NULL},
+    {dot_q4_1_q8_1, dot_rows_q4_1_q8_1, dot_batch_q4_1_q8_1},
+    {dot_q5_1_q8_1, dot_rows_q5_1_q8_1, dot_batch_q5_1_q8_1},
     {NULL, NULL, NULL},
 };
 
