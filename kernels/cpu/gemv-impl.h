@@ -69,21 +69,35 @@ extern const struct lb_dot_rows_impl lb_gemv_rows_legacy_avx512[];
  * activations (a constant in it, so its accumulators stay in registers);
  * acc holds g x n_b accumulator records of acc_size bytes (<=
  * LB_BATCH_ACC_MAX, 64-byte aligned, zeroed before a group), record
- * r n_b + k for row r and activation k. finish turns record (r, k) into
- * y[k][r]. ctx is the format's (its prepared or raw activations). Plain C
+ * r n_b + k for row r and activation k. finish turns a group's records
+ * into y[k][r0 + r] (LB_BATCH_FINISH builds it from a one-record
+ * function, inlined: one call per group, not per record). ctx is the format's (its prepared or raw activations). Plain C
  * (gemv.c), so it carries no ISA code into the ISA files. */
 #define LB_BATCH_ROWS 8
 #define LB_BATCH_CHUNK_BYTES (16 * 1024)
 #define LB_BATCH_ACC_MAX 192
 typedef void (*lb_batch_units_fn)(const char *w, size_t rb, int g, const void *ctx, int64_t u0, int64_t u1,
                                   void *acc);
-typedef float (*lb_batch_finish_fn)(const void *acc_rec, const char *row, int k, const void *ctx);
+typedef void (*lb_batch_finish_fn)(const void *acc, const char *w, size_t rb, int g, int n_b, float *const *y,
+                                   int r0, const void *ctx);
 void lb_gemv_batch_run(const lb_batch_units_fn units[LB_GEMV_MAX_BATCH], lb_batch_finish_fn finish,
                        const void *ctx, const void *w, size_t rb, float *const *y, int n_b, int n_rows,
                        int64_t n_units, int64_t chunk_units, size_t acc_size);
 /* Units per chunk for n_b activations of unit_bytes each: at least
  * min_units, rounded down to a multiple of multiple. */
 int64_t lb_gemv_batch_chunk(int n_b, size_t unit_bytes, int64_t multiple);
+
+/* The group finish from ONE(record, row, k, ctx) -> y, records of
+ * REC_SIZE bytes. */
+#define LB_BATCH_FINISH(name, REC_SIZE, ONE)                                                        \
+    static void name(const void *acc, const char *w, size_t rb, int g, int n_b, float *const *y, int r0, \
+                     const void *ctx)                                                               \
+    {                                                                                               \
+        for (int r = 0; r < g; r++)                                                                 \
+            for (int k = 0; k < n_b; k++)                                                           \
+                y[k][r0 + r] = ONE((const char *)acc + ((size_t)r * (size_t)n_b + (size_t)k) * (REC_SIZE), \
+                                   w + (size_t)r * rb, k, ctx);                                     \
+    }
 
 /* Eight instantiations of an inline units body for n_b = 1..8, as the
  * table lb_gemv_batch_run takes: BODY(NB, w, rb, g, ctx, u0, u1, acc). */

@@ -334,9 +334,6 @@ void lb_gemv_batch_run(const lb_batch_units_fn units[LB_GEMV_MAX_BATCH], lb_batc
         memset(acc, 0, (size_t)g * (size_t)n_b * acc_size); /* 0.0f is all zero bits */
         for (int64_t u0 = 0; u0 < n_units; u0 += chunk_units)
             run(wg, rb, g, ctx, u0, n_units - u0 < chunk_units ? n_units : u0 + chunk_units, acc);
-        for (int r = 0; r < g; r++)
-            for (int k = 0; k < n_b; k++)
-                y[k][r0 + r] = finish(acc + ((size_t)r * (size_t)n_b + (size_t)k) * acc_size,
-                                      wg + (size_t)r * rb, k, ctx);
+        finish(acc, wg, rb, g, n_b, y, r0, ctx);
     }
 }

@@ -281,7 +281,7 @@ q4k_meet(const struct q4k_w *u, const struct q4k_prep *pb, __m512 *accf, __m256 
     s = _mm512_dpwssd_epi32(s, p1, u->scb);
     const __m128 dv = _mm_mul_ps(u->dw, _mm_set1_ps(pb->d));
     *accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), *accf);
-    *accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(dv)),
+    *accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)),
                             *accm);
 }
 
@@ -386,25 +386,32 @@ struct kq_acc {
 
 /* finish of a record: f + m (Q4_K keeps -dmin in m), f - m (Q2_K, Q5_K),
  * f alone (Q3_K, Q6_K, IQ4_XS) */
-static float finish_fpm(const void *rec, const char *row, int k, const void *ctx)
+static inline __attribute__((always_inline)) float finish1_fpm(const void *rec, const char *row, int k,
+                                                          const void *ctx)
 {
     (void)row, (void)k, (void)ctx;
     const struct kq_acc *a = rec;
     return hsum_ps(a->f) + hsum256_ps(a->m);
 }
 
-static float finish_fm(const void *rec, const char *row, int k, const void *ctx)
+static inline __attribute__((always_inline)) float finish1_fm(const void *rec, const char *row, int k,
+                                                          const void *ctx)
 {
     (void)row, (void)k, (void)ctx;
     const struct kq_acc *a = rec;
     return hsum_ps(a->f) - hsum256_ps(a->m);
 }
 
-static float finish_f(const void *rec, const char *row, int k, const void *ctx)
+static inline __attribute__((always_inline)) float finish1_f(const void *rec, const char *row, int k,
+                                                          const void *ctx)
 {
     (void)row, (void)k, (void)ctx;
     return hsum_ps(((const struct kq_acc *)rec)->f);
 }
+
+LB_BATCH_FINISH(finish_fpm, sizeof(struct kq_acc), finish1_fpm)
+LB_BATCH_FINISH(finish_fm, sizeof(struct kq_acc), finish1_fm)
+LB_BATCH_FINISH(finish_f, sizeof(struct kq_acc), finish1_f)
 
 #define Q4K_ACT(ctx, k, ib, NB) (&((const struct q4k_prep *)(ctx))[(ib) * (NB) + (k)])
 KQ_BATCH_BLOCKS(q4_k, struct lb_block_q4_k, struct q4k_w, q4k_unpack, q4k_meet, Q4K_ACT)
@@ -555,7 +562,7 @@ q2k_meet(const struct q2k_w *u, const struct lb_block_q8_k *a, __m512 *accf, __m
     const __m256i smin = _mm256_madd_epi16(u->mn, _mm256_loadu_si256((const __m256i *)a->bsums));
     const __m128 dv = _mm_mul_ps(u->dd, _mm_set1_ps(a->d));
     *accf = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_broadcastss_ps(dv), *accf);
-    *accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_permutexvar_ps(_mm256_set1_epi32(1), _mm256_castps128_ps256(dv)),
+    *accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(smin), _mm256_broadcastss_ps(_mm_movehdup_ps(dv)),
                             *accm);
 }
 

@@ -630,10 +630,12 @@ lane_batch(enum lane_kind kind, const lb_batch_units_fn *units, lb_batch_finish_
                          (__m512 *)acc);                                                           \
     }                                                                                              \
     LB_BATCH_UNITS_TABLE(batch_units_##name, units_##name)                                         \
-    static float finish_##name(const void *rec, const char *row, int k, const void *ctx)           \
+    static inline __attribute__((always_inline)) float finish1_##name(const void *rec, const char *row, int k, \
+                                                                      const void *ctx)             \
     {                                                                                              \
         return lane_batch_finish(kind, rec, row, k, ctx);                                          \
     }                                                                                              \
+    LB_BATCH_FINISH(finish_##name, 2 * sizeof(__m512), finish1_##name)                             \
     static void dot_batch_##name##_q8_0(int64_t n, const void *w, size_t rb, const void *const *act, \
                                         float *const *y, int n_b, int n_rows)                      \
     {                                                                                              \
@@ -839,7 +841,8 @@ q80_batch_steps(const int NB, const char *w, size_t rb, int g, const void *ctx, 
 
 LB_BATCH_UNITS_TABLE(batch_units_q8_0, q80_batch_steps)
 
-static float finish_q8_0(const void *rec, const char *row, int k, const void *ctx)
+static inline __attribute__((always_inline)) float finish1_q8_0(const void *rec, const char *row, int k,
+                                                                 const void *ctx)
 {
     const struct q80_batch_ctx *c = ctx;
     const __m512 *a = rec;
@@ -852,6 +855,8 @@ static float finish_q8_0(const void *rec, const char *row, int k, const void *ct
     }
     return sum;
 }
+
+LB_BATCH_FINISH(finish_q8_0, 2 * sizeof(__m512), finish1_q8_0)
 
 static void dot_batch_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *const *act, float *const *y,
                                 int n_b, int n_rows)
@@ -1095,10 +1100,12 @@ lane1_batch(enum lane1_kind kind, const lb_batch_units_fn *units, lb_batch_finis
         lane1_batch_steps(kind, NB, w, rb, g, ctx, u0, u1, acc);                                   \
     }                                                                                              \
     LB_BATCH_UNITS_TABLE(batch_units_##name, units1_##name)                                        \
-    static float finish_##name(const void *rec, const char *row, int k, const void *ctx)           \
+    static inline __attribute__((always_inline)) float finish1_##name(const void *rec, const char *row, int k, \
+                                                                      const void *ctx)             \
     {                                                                                              \
         return lane1_batch_finish(kind, rec, row, k, ctx);                                         \
     }                                                                                              \
+    LB_BATCH_FINISH(finish_##name, sizeof(struct lane1_acc), finish1_##name)                       \
     static void dot_batch_##name##_q8_1(int64_t n, const void *w, size_t rb, const void *const *act, \
                                         float *const *y, int n_b, int n_rows)                      \
     {                                                                                              \
