@@ -26,8 +26,9 @@
  * dots are the one-row case. Per four-block step that leaves, counted in
  * the disassembly (gcc 12 -O3): Q4_0 19.5 instructions (was 45), IQ4_NL
  * 21.5 (47), Q5_0 30 (55), MXFP4 26.5 (50); docs/gemv.md has the timings.
- * Q8_0 keeps its per-row loop (a prepared form measured slower from DRAM,
- * see dot_q8_0_q8_0), as do Q4_1 / Q5_1 (Q8_1 activations).
+ * Q8_0 reads a lighter prepared activation (quants in aligned lines, d as
+ * floats, see q80_row), Q4_1 / Q5_1 one of their own (Q8_1 activations,
+ * see lane1_rows).
  *
  * Layout of the work (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4): a step is
  * four blocks, lane k (128 bits) of a zmm holding block k. The weights'
@@ -40,8 +41,9 @@
  * Q5_1: 32-byte loads [a0 | a1], [a2 | a3] and two VSHUFI64X2, d and s
  * packed through a GPR). Per step: 2 VPDPBUSD (4 for Q4_1 / Q5_1), one
  * FMA, no horizontal work until the end of the row. Q8_0 weights, 34-byte
- * blocks like the activation, use two blocks per zmm from 32-byte loads
- * (see dot_q8_0_q8_0).
+ * blocks (17 words), take their quants and scales from three loads per
+ * four blocks by VPERMT2W (see q80_unpack). (Q4_1 / Q5_1 now read their
+ * own prepared activation, lane1_rows.)
  *
  * VPDPBUSD multiplies unsigned by signed bytes, so every weight is made
  * unsigned by an offset c (Q4_0: the stored q, c = 8; Q5_0: c = 16; Q8_0:
@@ -138,8 +140,8 @@ static inline __m512i ld64_once(const uint8_t *p)
  * 72-byte step nearly every 64-byte load splits a cache line, a 32-byte one
  * about half as often; from DRAM (1 GiB, one thread, median of 9
  * interleaved calls, 10:39 UTC) Q4_0 streamed at 85% of the read ceiling
- * this way and 84% with 64-byte loads, and the prepared Q8_0 loop that was
- * tried (see dot_q8_0_q8_0) 82% and 77%; from L2 it costs Q4_0 ~8% of
+ * this way and 84% with 64-byte loads, and the heavy prepared Q8_0 loop
+ * that was tried then (see q80_prepare) 82% and 77%; from L2 it costs Q4_0 ~8% of
  * its (then ~2x) compute rate. */
 static inline __m512i ld64_by32(const uint8_t *p)
 {
@@ -198,19 +200,6 @@ static inline __m512 spread4(uint64_t h4)
 
 /* fp16 words 0..15 -> 16 floats */
 static inline __m512 h2f(__m512i h) { return _mm512_cvtph_ps(_mm512_castsi512_si256(h)); }
-
-static inline __m512i dot4_u(__m512i lo, __m512i hi, __m512i alo, __m512i ahi)
-{
-    const __m512i z = _mm512_setzero_si512();
-    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(z, lo, alo), hi, ahi);
-}
-
-/* m * s of four blocks (fp16 words 0..3 and 4..7 of t), packed */
-static inline __m128 ms4(__m128i t)
-{
-    __m256 f = _mm256_cvtph_ps(t);
-    return _mm_mul_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
-}
 
 /* k-masks of the fifth bits: words 0..3 of h -> elements 0..15 of the four
  * blocks (bit 16 k + j), words 4..7 -> elements 16..31 */
@@ -646,70 +635,20 @@ LANE_FNS(iq4_nl, LANE_IQ4_NL)
 LANE_FNS(q5_0, LANE_Q5_0)
 LANE_FNS(mxfp4, LANE_MXFP4)
 
-/* Q8_0 weights have the activation's 34-byte layout, so both sides use
- * the two-block layout: zmm = [block k qs (32 B) | block k + 1 qs] from two
- * 32-byte loads (which split cache lines half as often as 64-byte ones).
- * The weight is made unsigned by ^ 0x80 (w + 128, right for -128 too).
- * The four blocks' d are packed through two GPRs: cheaper here than the
- * permutes, since nothing else needs the 64-byte loads.
- *
- * Q8_0 has no prepared-activation form. One was written (prepared
- * [a0 | a1] lines, per-lane offset terms and spread scales, 384 bytes per
- * 4 blocks; weights as two 64-byte vectors and three VPERMT2W; 30
- * instructions per 4 blocks instead of 62, ~1.2x this loop's rate from
- * cache) and measured slower where it matters: 1 GiB at 4096 columns on 2
- * threads, 83% and 87% of the read ceiling against this loop's 89% and
- * 93% in interleaved llmbench runs, at 8192 columns 53% vs 75% (its
- * 24 KiB activation evicted from L1 by the weight stream every row), and
- * decode of llama-3.2-1b Q8_0 on 2 threads 6-25% slower in four
- * interleaved pairs. docs/gemv.md has the numbers. */
-static inline __m512i ld2x32(const int8_t *p0, const int8_t *p1)
-{
-    __m256i lo = _mm256_loadu_si256((const __m256i *)p0);
-    __m256i hi = _mm256_loadu_si256((const __m256i *)p1);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
-static float dot_q8_0_q8_0(int64_t n, const void *vw, const void *va)
-{
-    const struct lb_block_q8_0 *x = vw, *y = va;
-    const int64_t nb = n / 32;
-    const __m512i lo2 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m512i hi2 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
-    const __m512i c = _mm512_set1_epi8((char)0x80), z = _mm512_setzero_si512();
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int64_t ib = 0;
-    for (; ib + 4 <= nb; ib += 4) {
-        __m128i h = _mm_set_epi64x((long long)FIELD4(y, ib, d), (long long)FIELD4(x, ib, d));
-        __m512 s4 = _mm512_castps128_ps512(ms4(h));
-        __m512i u01 = _mm512_xor_si512(ld2x32(x[ib].qs, x[ib + 1].qs), c);
-        __m512i u23 = _mm512_xor_si512(ld2x32(x[ib + 2].qs, x[ib + 3].qs), c);
-        __m512i y01 = ld2x32(y[ib].qs, y[ib + 1].qs), y23 = ld2x32(y[ib + 2].qs, y[ib + 3].qs);
-        __m512i i01 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u01, y01), _mm512_dpbusd_epi32(z, c, y01));
-        __m512i i23 = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, u23, y23), _mm512_dpbusd_epi32(z, c, y23));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i01), _mm512_permutexvar_ps(lo2, s4), acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i23), _mm512_permutexvar_ps(hi2, s4), acc1);
-    }
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-    for (; ib < nb; ib++) {
-        int32_t si = 0;
-        for (int j = 0; j < 32; j++) si += x[ib].qs[j] * y[ib].qs[j];
-        sum += fp16(x[ib].d) * fp16(y[ib].d) * (float)si;
-    }
-    return sum;
-}
-
 /* Q8_0 rows against a lightly prepared activation: the quants copied to
  * 128-byte aligned lines per four blocks and the d as floats (1.125 bytes
  * per element: the raw activation's size; the earlier prepared form,
  * 3 bytes per element with offset terms and spread scales, lost from DRAM
- * to its own activation traffic, see dot_q8_0_q8_0). Q8_0 blocks are 34
+ * to its own activation traffic: 1 GiB at 4096 columns on 2 threads,
+ * 83% and 87% of the read ceiling against 89% and 93% for the per-row
+ * loop of then, at 8192 columns 53% vs 75%; docs/gemv.md). Q8_0 blocks are 34
  * bytes, 17 words, so a four-block step (136 bytes) is three loads (64,
  * 64, 8 bytes) and its quants two VPERMT2W ([qs0 | qs1] from words 1-16
  * and 18-33, [qs2 | qs3] from 35-50 and 52-67), its four d one more
  * (words 0, 17, 34, 51): no GPR packing of the scales. The arithmetic is
- * dot_q8_0_q8_0's (the same integer lanes, the same d_w x d_a products,
- * the same accumulators), so the bits are the same as its. */
+ * the former per-row loop's (the same integer lanes, d_w x d_a products
+ * and accumulators), so the bits did not change; the single-row dot is
+ * the one-row case. */
 static const lb_widx q80_a = {L8(1), L8(9), L8(18), L8(26)};
 static const lb_widx q80_b = {L8(3), L8(11), L8(20), L8(28)};
 static const lb_widx q80_d = {0, 17, 34, 51};
@@ -768,6 +707,19 @@ q80_row(const uint8_t *w, const int8_t *qs, const float *d, int64_t ns, __m512 *
     *acc1 = a1;
 }
 
+/* The nb % 4 blocks after the vector steps: the reference's integer sums,
+ * scale products in float. */
+static float q80_leftover(const struct lb_block_q8_0 *x, const struct lb_block_q8_0 *y, int64_t ib, int64_t nb)
+{
+    float sum = 0;
+    for (; ib < nb; ib++) {
+        int32_t si = 0;
+        for (int j = 0; j < 32; j++) si += x[ib].qs[j] * y[ib].qs[j];
+        sum += fp16(x[ib].d) * fp16(y[ib].d) * (float)si;
+    }
+    return sum;
+}
+
 static void dot_rows_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *act, float *y, int n_rows)
 {
     const struct lb_block_q8_0 *a = act;
@@ -795,16 +747,17 @@ static void dot_rows_q8_0_q8_0(int64_t n, const void *w, size_t rb, const void *
                 q80_row(row + s0 * 136, qs, d, k, &acc0, &acc1);
             }
         }
-        const struct lb_block_q8_0 *x = (const struct lb_block_q8_0 *)row;
-        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-        for (int64_t ib = ns * 4; ib < nb; ib++) {
-            int32_t si = 0;
-            for (int j = 0; j < 32; j++) si += x[ib].qs[j] * a[ib].qs[j];
-            sum += fp16(x[ib].d) * fp16(a[ib].d) * (float)si;
-        }
-        y[r] = sum;
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) +
+               q80_leftover((const struct lb_block_q8_0 *)row, a, ns * 4, nb);
     }
     free(heap);
+}
+
+static float dot_q8_0_q8_0(int64_t n, const void *w, const void *act)
+{
+    float y;
+    dot_rows_q8_0_q8_0(n, w, 0, act, &y, 1);
+    return y;
 }
 
 /* Q8_0 batch (prefill): each four-block step of a row unpacked once
@@ -846,14 +799,8 @@ static inline __attribute__((always_inline)) float finish1_q8_0(const void *rec,
 {
     const struct q80_batch_ctx *c = ctx;
     const __m512 *a = rec;
-    const struct lb_block_q8_0 *x = (const struct lb_block_q8_0 *)row, *ya = c->act[k];
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(a[0], a[1]));
-    for (int64_t ib = c->nb / 4 * 4; ib < c->nb; ib++) {
-        int32_t si = 0;
-        for (int j = 0; j < 32; j++) si += x[ib].qs[j] * ya[ib].qs[j];
-        sum += fp16(x[ib].d) * fp16(ya[ib].d) * (float)si;
-    }
-    return sum;
+    return _mm512_reduce_add_ps(_mm512_add_ps(a[0], a[1])) +
+           q80_leftover((const struct lb_block_q8_0 *)row, c->act[k], c->nb / 4 * 4, c->nb);
 }
 
 LB_BATCH_FINISH(finish_q8_0, 2 * sizeof(__m512), finish1_q8_0)
