@@ -317,7 +317,7 @@ enum lb_status lb_run(struct lb_run_config *cfg, const struct lb_hw *hw,
     /* --paired-ceiling: one probe buffer for the run, first touched by
      * the largest pool */
     if (cfg->paired_ceiling && cfg->suite->needs_ceilings) {
-        probe_pool = pools[max_threads] ? pools[max_threads] : pools[(int)cfg->axes.threads.v[0]];
+        probe_pool = pools[max_threads]; /* created above for every thread count */
         if (!(probe = lb_read_probe_new(hw, probe_pool, cfg->isa, err))) {
             st = err->status ? err->status : LB_ENOMEM;
             goto done;

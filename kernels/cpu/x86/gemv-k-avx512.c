@@ -216,18 +216,27 @@ struct q4k_prep {
  * wider rows prepare chunk by chunk per row (same arithmetic). */
 #define Q4K_PREP_BLOCKS 64
 
+/* A Q8_K block's 256 quants at q reordered into the four aligned zmm at
+ * dst: pairs of loaded zmm (0-1, 2-3) recombined by 128-bit lanes with
+ * VSHUFI64X2 IMM0 (first of each pair) and IMM1 (second). A macro: the
+ * shuffle takes an immediate. */
+#define Q8K_LANES(q, dst, IMM0, IMM1)                                                          \
+    do {                                                                                       \
+        const int8_t *q_ = (q);                                                                \
+        int8_t *d_ = (dst);                                                                    \
+        for (int h_ = 0; h_ < 2; h_++) {                                                       \
+            const __m512i x_ = _mm512_loadu_si512(q_ + 128 * h_), y_ = _mm512_loadu_si512(q_ + 128 * h_ + 64); \
+            _mm512_store_si512(d_ + 128 * h_, _mm512_shuffle_i64x2(x_, y_, IMM0));             \
+            _mm512_store_si512(d_ + 128 * h_ + 64, _mm512_shuffle_i64x2(x_, y_, IMM1));        \
+        }                                                                                      \
+    } while (0)
+
 static void q4k_prepare(const struct lb_block_q8_k *a, int64_t nb, struct q4k_prep *p)
 {
     for (int64_t ib = 0; ib < nb; ib++) {
-        const int8_t *q = a[ib].qs;
-        const __m512i a0 = _mm512_loadu_si512(q), a1 = _mm512_loadu_si512(q + 64);
-        const __m512i a2 = _mm512_loadu_si512(q + 128), a3 = _mm512_loadu_si512(q + 192);
         /* 128-bit lanes [0, 1] of the first, [0, 1] of the second (0x44)
          * or [2, 3] and [2, 3] (0xEE) */
-        _mm512_store_si512(p[ib].qs, _mm512_shuffle_i64x2(a0, a1, 0x44));
-        _mm512_store_si512(p[ib].qs + 64, _mm512_shuffle_i64x2(a0, a1, 0xEE));
-        _mm512_store_si512(p[ib].qs + 128, _mm512_shuffle_i64x2(a2, a3, 0x44));
-        _mm512_store_si512(p[ib].qs + 192, _mm512_shuffle_i64x2(a2, a3, 0xEE));
+        Q8K_LANES(a[ib].qs, p[ib].qs, 0x44, 0xEE);
         const __m256i pair = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[ib].bsums),
                                                _mm256_set1_epi16(-1)); /* |sum| <= 4064 */
         _mm256_store_si256((__m256i *)p[ib].nbs,
@@ -739,14 +748,8 @@ struct iq4xs_prep {
 static void iq4xs_prepare(const struct lb_block_q8_k *a, int64_t nb, struct iq4xs_prep *p)
 {
     for (int64_t ib = 0; ib < nb; ib++) {
-        const int8_t *q = a[ib].qs;
-        const __m512i a0 = _mm512_loadu_si512(q), a1 = _mm512_loadu_si512(q + 64);
-        const __m512i a2 = _mm512_loadu_si512(q + 128), a3 = _mm512_loadu_si512(q + 192);
         /* 128-bit lanes [0, 2] of each (0x88) or [1, 3] (0xDD) */
-        _mm512_store_si512(p[ib].qs, _mm512_shuffle_i64x2(a0, a1, 0x88));
-        _mm512_store_si512(p[ib].qs + 64, _mm512_shuffle_i64x2(a0, a1, 0xDD));
-        _mm512_store_si512(p[ib].qs + 128, _mm512_shuffle_i64x2(a2, a3, 0x88));
-        _mm512_store_si512(p[ib].qs + 192, _mm512_shuffle_i64x2(a2, a3, 0xDD));
+        Q8K_LANES(a[ib].qs, p[ib].qs, 0x88, 0xDD);
         p[ib].d = a[ib].d;
     }
 }
